@@ -29,6 +29,12 @@ var (
 	ErrAlreadyExists = errors.New("already exists")
 	// ErrUnknownMember: a group member refers to a user that does not exist.
 	ErrUnknownMember = errors.New("unknown member")
+	// ErrInvalidValue: a value cannot be stored or searched for on every
+	// dialect: a string with a NUL character or invalid UTF-8 (PostgreSQL
+	// rejects both), a number that is not finite, a missing userName or
+	// group displayName, a scope containing a comma. Callers answer it as a
+	// client error (SCIM 400 invalidValue). The text names the attribute.
+	ErrInvalidValue = errors.New("invalid value")
 )
 
 // Timestamps are kept at whole seconds: SCIM clients see meta.created and
@@ -163,12 +169,17 @@ const (
 	OutcomeFailure = "failure"
 )
 
-// AuditQuery selects audit events, newest first.
+// AuditQuery selects audit events, newest first. Set fields are ANDed.
 type AuditQuery struct {
 	CorrelationID string
 	ResourceID    string
-	Since         time.Time // zero: no lower bound
-	Limit         int       // 0: a default of 100
+	Actor         string
+	Since         time.Time // inclusive; zero: no lower bound
+	Until         time.Time // exclusive; zero: no upper bound
+	// BeforeID pages backwards: only events with a smaller ID (pass the
+	// last ID of the previous page). 0: no bound.
+	BeforeID int64
+	Limit    int // 0: a default of 100
 }
 
 func stringAttr(m map[string]any, name string) string {

@@ -13,5 +13,3 @@ import (
 	_ "github.com/spf13/cobra"
 	_ "modernc.org/sqlite"
 )
-
-func main() {}

@@ -1,0 +1,43 @@
+# Onramp: `make run` starts a server on 127.0.0.1:8080; `make test` runs every test.
+
+GO      ?= go
+GOFMT   ?= gofmt
+BIN     := bin/onramp
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: build
+build: ## build bin/onramp (static, no cgo)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/onramp
+
+.PHONY: run
+run: build ## build, then serve on 127.0.0.1:8080 with sqlite:onramp.db
+	./$(BIN) serve --listen 127.0.0.1:8080 --database sqlite:onramp.db
+
+.PHONY: test
+test: ## run every test (starts a throwaway PostgreSQL when it can)
+	scripts/test.sh
+
+.PHONY: test-race
+test-race: ## run every test with the race detector
+	scripts/test.sh -race
+
+.PHONY: bench
+bench: ## run the benchmarks
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+.PHONY: lint
+lint: ## gofmt and go vet
+	@unformatted=$$($(GOFMT) -l .); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed on:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+.PHONY: clean
+clean: ## remove build output
+	rm -rf bin

@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestAuth(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db string) {
+		inst := startOnramp(t, db)
+		uid := mustCreateUser(t, inst, uniq("auth.target"))
+
+		t.Run("unauthenticated", func(t *testing.T) {
+			for _, tc := range []struct {
+				name         string
+				method, path string
+				body         any
+				opts         []reqOpt
+			}{
+				{"no token GET", http.MethodGet, "/scim/v2/Users", nil, []reqOpt{noToken()}},
+				{"no token POST", http.MethodPost, "/scim/v2/Users", userBody(uniq("anon"), nil), []reqOpt{noToken()}},
+				{"no token discovery", http.MethodGet, "/scim/v2/ServiceProviderConfig", nil, []reqOpt{noToken()}},
+				{"no token unknown user", http.MethodGet, "/scim/v2/Users/nope", nil, []reqOpt{noToken()}},
+				{"wrong token", http.MethodGet, "/scim/v2/Users", nil, []reqOpt{withToken("wrong-" + randHex(16))}},
+				{"bootstrap secret with a suffix", http.MethodGet, "/scim/v2/Users", nil, []reqOpt{withToken(inst.token + "x")}},
+				{"wrong token DELETE", http.MethodDelete, "/scim/v2/Users/" + uid, nil, []reqOpt{withToken("wrong-" + randHex(16))}},
+				{"Basic scheme", http.MethodGet, "/scim/v2/Users", nil, []reqOpt{withHeader("Authorization", "Basic "+inst.token)}},
+				{"empty Bearer", http.MethodGet, "/scim/v2/Users", nil, []reqOpt{withHeader("Authorization", "Bearer ")}},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					r := inst.do(t, tc.method, tc.path, tc.body, tc.opts...)
+					checkSCIMError(t, r, http.StatusUnauthorized, "")
+					if wa := r.Header.Get("WWW-Authenticate"); !strings.HasPrefix(wa, "Bearer") {
+						t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", wa)
+					}
+				})
+			}
+			// Nothing was deleted or created by the refused requests.
+			inst.mustGet(t, "/scim/v2/Users/"+uid)
+		})
+
+		t.Run("read-only token", func(t *testing.T) {
+			res := inst.mustCLI(t, "token", "create", "--name", "r", "--scopes", "scim:read")
+			secret := lastLine(res.Stdout)
+			if secret == "" {
+				t.Fatalf("token create printed no secret:\nstdout %q\nstderr %q", res.Stdout, res.Stderr)
+			}
+			before := inst.counts(t)
+
+			mustStatus(t, inst.do(t, http.MethodGet, "/scim/v2/Users", nil, withToken(secret)), http.StatusOK)
+			mustStatus(t, inst.do(t, http.MethodGet, "/scim/v2/Users/"+uid, nil, withToken(secret)), http.StatusOK)
+			for _, tc := range []struct {
+				method, path string
+				body         any
+			}{
+				{http.MethodPost, "/scim/v2/Users", userBody(uniq("readonly.write"), nil)},
+				{http.MethodPatch, "/scim/v2/Users/" + uid, patchBody(op("replace", "active", false))},
+				{http.MethodPut, "/scim/v2/Users/" + uid, userBody(uniq("readonly.put"), nil)},
+				{http.MethodDelete, "/scim/v2/Users/" + uid, nil},
+				{http.MethodPost, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": uniq("ro")}},
+			} {
+				r := inst.do(t, tc.method, tc.path, tc.body, withToken(secret))
+				checkSCIMError(t, r, http.StatusForbidden, "")
+			}
+			if after := inst.counts(t); after != before {
+				t.Errorf("users, groups: %v before, %v after the refused writes", before, after)
+			}
+			if u := inst.mustGet(t, "/scim/v2/Users/"+uid); get(u, "active") == false {
+				t.Errorf("a refused PATCH deactivated the user")
+			}
+
+			list := inst.mustCLI(t, "token", "list")
+			if !hasTokenLine(list.Stdout, "r") {
+				t.Errorf("token list does not show token r:\n%s", list.Stdout)
+			}
+			if strings.Contains(list.Stdout+list.Stderr, secret) {
+				t.Errorf("token list prints the secret")
+			}
+
+			inst.mustCLI(t, "token", "revoke", "r")
+			r := inst.do(t, http.MethodGet, "/scim/v2/Users", nil, withToken(secret))
+			checkSCIMError(t, r, http.StatusUnauthorized, "")
+
+			if strings.Contains(inst.stderr.String(), secret) {
+				t.Errorf("the server log contains the read-only token's secret")
+			}
+		})
+
+		t.Run("bootstrap token still works", func(t *testing.T) {
+			mustStatus(t, inst.do(t, http.MethodGet, "/scim/v2/Users", nil), http.StatusOK)
+		})
+	})
+}
+
+// lastLine is the last non-empty line of s.
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// hasTokenLine reports whether a `token list` table has a row for name.
+func hasTokenLine(table, name string) bool {
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == name {
+			return true
+		}
+	}
+	return false
+}

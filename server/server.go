@@ -1,0 +1,76 @@
+// Package server wires Onramp's HTTP surface: the router, the middleware
+// every request passes through (recovery, correlation id, access log, body
+// limit, authentication) and the health endpoints. The SCIM protocol itself
+// lives in package scim.
+package server
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/onramp-dev/onramp/scim"
+	"github.com/onramp-dev/onramp/store"
+)
+
+// DefaultMaxBodyBytes bounds request bodies when Config.MaxBodyBytes is 0.
+const DefaultMaxBodyBytes = 1 << 20
+
+// Config configures the HTTP server.
+type Config struct {
+	Store  *store.Store
+	Logger *slog.Logger
+	// BaseURL is the external URL of this server, e.g.
+	// "https://onramp.example.com"; empty derives it from each request.
+	BaseURL string
+	// MaxBodyBytes bounds request bodies; 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Version is reported by /healthz.
+	Version string
+}
+
+// New returns Onramp's HTTP handler.
+func New(cfg Config) (http.Handler, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("server: no store")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	scimBase := ""
+	if cfg.BaseURL != "" {
+		scimBase = strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2"
+	}
+	scimHandler := scim.NewHandler(scim.Config{Store: cfg.Store, Logger: cfg.Logger, BaseURL: scimBase})
+	auth := &authenticator{store: cfg.Store, log: cfg.Logger}
+
+	r := mux.NewRouter()
+	r.Handle("/healthz", healthz(cfg.Version)).Methods(http.MethodGet, http.MethodHead)
+	r.Handle("/readyz", readyz(cfg.Store, cfg.Logger)).Methods(http.MethodGet, http.MethodHead)
+	r.PathPrefix("/scim/v2").Handler(
+		auth.require(scimScope,
+			limitBody(cfg.MaxBodyBytes,
+				http.StripPrefix("/scim/v2", scimHandler))))
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+
+	return recoverPanics(cfg.Logger, correlate(accessLog(cfg.Logger, r))), nil
+}
+
+// scimScope is the scope a SCIM request needs: reads (and searches, which
+// are POSTs that change nothing) need scim:read, every other write scim:write.
+func scimScope(r *http.Request) string {
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		return ScopeSCIMRead
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/.search"):
+		return ScopeSCIMRead
+	default:
+		return ScopeSCIMWrite
+	}
+}

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// Test hooks: exported here, visible only to this package's tests.
+
+// PlanUsers returns the database's query plan for the users matching
+// filter, with sequential scans discouraged on PostgreSQL so that a usable
+// index shows in the plan of a tiny table.
+func (s *Store) PlanUsers(ctx context.Context, filter Cond) (string, error) {
+	where, err := renderWhere(s.d, usersTable, filter)
+	if err != nil {
+		return "", err
+	}
+	query := "SELECT r.id FROM users r" + where.String()
+	var lines []string
+	err = s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+		explain := "EXPLAIN QUERY PLAN "
+		if s.d.name() == "postgres" {
+			explain = "EXPLAIN "
+			if _, err := tx.ExecContext(ctx, "SET LOCAL enable_seqscan = off"); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.QueryContext(ctx, tx.Rebind(explain+query), where.args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		cols, err := rows.Columns()
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				return err
+			}
+			lines = append(lines, fmt.Sprint(vals...))
+		}
+		return rows.Err()
+	})
+	return strings.Join(lines, "\n"), err
+}
+
+// Pragma returns the value of an SQLite pragma on a pooled connection.
+func (s *Store) Pragma(ctx context.Context, name string) (string, error) {
+	var v string
+	err := s.db.GetContext(ctx, &v, "PRAGMA "+name)
+	return v, err
+}

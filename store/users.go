@@ -1,0 +1,316 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jmoiron/sqlx"
+)
+
+// userRow is a users row as read; the indexed columns are derived from data
+// and not read back.
+type userRow struct {
+	ID           string `db:"id"`
+	Version      int64  `db:"version"`
+	Created      dbTime `db:"created"`
+	LastModified dbTime `db:"last_modified"`
+	Data         []byte `db:"data"`
+}
+
+const userColumns = "r.id, r.version, r.created, r.last_modified, r.data"
+
+func (row userRow) user() (*User, error) {
+	attrs, err := decodeAttributes(row.Data)
+	if err != nil {
+		return nil, fmt.Errorf("user %s: %w", row.ID, err)
+	}
+	return &User{
+		ID: row.ID, Version: row.Version, Created: row.Created.Time,
+		LastModified: row.LastModified.Time, Attributes: attrs,
+	}, nil
+}
+
+// userFields are the columns derived from a user's attributes.
+type userFields struct {
+	userName    string
+	externalID  sql.NullString
+	displayName sql.NullString
+	active      bool
+	data        string
+}
+
+// deriveUser checks attrs and derives the indexed columns from them.
+func deriveUser(attrs map[string]any) (userFields, error) {
+	u := User{Attributes: attrs}
+	f := userFields{userName: u.UserName(), active: u.Active()}
+	if f.userName == "" {
+		return f, fmt.Errorf("%w: userName is required", ErrInvalidValue)
+	}
+	f.externalID = optionalString(attrs, "externalId")
+	f.displayName = optionalString(attrs, "displayName")
+	data, err := encodeAttributes(attrs)
+	if err != nil {
+		return f, err
+	}
+	f.data = data
+	return f, nil
+}
+
+// optionalString is a string attribute as a nullable column.
+func optionalString(attrs map[string]any, name string) sql.NullString {
+	s, ok := attrs[name].(string)
+	return sql.NullString{String: s, Valid: ok}
+}
+
+// newID returns a new resource id: a UUIDv7, so ids sort by creation time
+// and index pages stay warm.
+func newID() (string, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return "", fmt.Errorf("new id: %w", err)
+	}
+	return id.String(), nil
+}
+
+// CreateUser stores a new user and its audit event. It assigns u.ID,
+// Version 1 and Created = LastModified = now; u.Groups is left empty. A
+// userName already taken, compared ignoring ASCII case, is [ErrAlreadyExists].
+func (s *Store) CreateUser(ctx context.Context, u *User, ev Event) error {
+	f, err := deriveUser(u.Attributes)
+	if err != nil {
+		return err
+	}
+	id, err := newID()
+	if err != nil {
+		return opError("create user", err)
+	}
+	now := s.resourceTime()
+	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := exec(ctx, tx, `INSERT INTO users
+			(id, user_name, external_id, display_name, active, version, created, last_modified, data)
+			VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			id, f.userName, f.externalID, f.displayName, f.active, s.d.timeArg(now), s.d.timeArg(now), f.data)
+		if s.d.isUniqueViolation(err) {
+			return alreadyExists("userName", f.userName)
+		}
+		if err != nil {
+			return err
+		}
+		ev = s.stamp(ev, "User", id)
+		ev.ResourceID = id
+		return s.insertEvent(ctx, tx, ev)
+	})
+	if err != nil {
+		return opError("create user", err)
+	}
+	u.ID, u.Version, u.Created, u.LastModified, u.Groups = id, 1, now, now, nil
+	return nil
+}
+
+// GetUser returns the user id with its groups, or [ErrNotFound].
+func (s *Store) GetUser(ctx context.Context, id string) (*User, error) {
+	var u *User
+	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+		var err error
+		u, err = s.loadUser(ctx, tx, id, "")
+		return err
+	})
+	if err != nil {
+		return nil, opError("get user", err)
+	}
+	return u, nil
+}
+
+// loadUser reads the user id and its groups with q; lock is appended to
+// the row's SELECT.
+func (s *Store) loadUser(ctx context.Context, q querier, id, lock string) (*User, error) {
+	if !validText(id) {
+		return nil, notFound("User", id)
+	}
+	var row userRow
+	err := get(ctx, q, &row, `SELECT `+userColumns+` FROM users r WHERE r.id = ?`+lock, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("User", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := row.user()
+	if err != nil {
+		return nil, err
+	}
+	groups, err := groupsOf(ctx, q, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	u.Groups = groups[id]
+	return u, nil
+}
+
+// groupsOf returns the groups of each of userIDs, keyed by user id, in one
+// query per batch of ids.
+func groupsOf(ctx context.Context, q querier, userIDs []string) (map[string][]GroupRef, error) {
+	out := make(map[string][]GroupRef, len(userIDs))
+	for _, ids := range batches(userIDs) {
+		b := &sqlBuf{}
+		b.sql(`SELECT gm.user_id, g.id, g.display_name FROM group_members gm
+			JOIN groups g ON g.id = gm.group_id WHERE gm.user_id IN (`)
+		b.list(ids)
+		b.sql(") ORDER BY gm.user_id, g.id")
+		var rows []struct {
+			UserID      string `db:"user_id"`
+			ID          string `db:"id"`
+			DisplayName string `db:"display_name"`
+		}
+		if err := selectAll(ctx, q, &rows, b.String(), b.args...); err != nil {
+			return nil, fmt.Errorf("read groups of users: %w", err)
+		}
+		for _, r := range rows {
+			out[r.UserID] = append(out[r.UserID], GroupRef{ID: r.ID, DisplayName: r.DisplayName})
+		}
+	}
+	return out, nil
+}
+
+// ListUsers returns the page of users that q selects, ordered by id, with
+// their groups, and the number of matches in all pages. The count, the page
+// and the groups come from one snapshot.
+func (s *Store) ListUsers(ctx context.Context, q ListQuery) (Page[*User], error) {
+	page := Page[*User]{Resources: []*User{}}
+	where, err := renderWhere(s.d, usersTable, q.Filter)
+	if err != nil {
+		return page, opError("list users", err)
+	}
+	err = s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+		if err := get(ctx, tx, &page.Total, `SELECT COUNT(*) FROM users r`+where.String(), where.args...); err != nil {
+			return fmt.Errorf("count: %w", err)
+		}
+		if q.Count <= 0 || page.Total == 0 {
+			return nil
+		}
+		var rows []userRow
+		args := append(append([]any{}, where.args...), q.Count, offset(q.StartIndex))
+		err := selectAll(ctx, tx, &rows, `SELECT `+userColumns+` FROM users r`+where.String()+
+			` ORDER BY r.id LIMIT ? OFFSET ?`, args...)
+		if err != nil {
+			return fmt.Errorf("page: %w", err)
+		}
+		ids := make([]string, len(rows))
+		for i, r := range rows {
+			ids[i] = r.ID
+		}
+		groups, err := groupsOf(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			u, err := r.user()
+			if err != nil {
+				return err
+			}
+			u.Groups = groups[u.ID]
+			page.Resources = append(page.Resources, u)
+		}
+		return nil
+	})
+	if err != nil {
+		return Page[*User]{Resources: []*User{}}, opError("list users", err)
+	}
+	return page, nil
+}
+
+// offset turns a 1-based SCIM startIndex into an SQL OFFSET.
+func offset(startIndex int) int {
+	if startIndex < 1 {
+		return 0
+	}
+	return startIndex - 1
+}
+
+// UpdateUser changes the user id in one transaction: it reads the user
+// (with its groups, locking the row against concurrent updates), lets fn
+// change u.Attributes, then writes the attributes and their derived
+// columns, Version+1, LastModified = now, and the audit event. An error from
+// fn rolls everything back and is returned as is. Changes fn makes to other
+// fields are ignored.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) error, ev Event) (*User, error) {
+	var out *User
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		u, err := s.loadUser(ctx, tx, id, s.d.forUpdate())
+		if err != nil {
+			return err
+		}
+		before := *u
+		if err := fn(u); err != nil {
+			return callerError{err}
+		}
+		f, err := deriveUser(u.Attributes)
+		if err != nil {
+			return err
+		}
+		now := later(s.resourceTime(), before.LastModified)
+		_, err = exec(ctx, tx, `UPDATE users SET user_name = ?, external_id = ?, display_name = ?,
+			active = ?, version = ?, last_modified = ?, data = ? WHERE id = ?`,
+			f.userName, f.externalID, f.displayName, f.active, before.Version+1, s.d.timeArg(now), f.data, id)
+		if s.d.isUniqueViolation(err) {
+			return alreadyExists("userName", f.userName)
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.insertEvent(ctx, tx, s.stamp(ev, "User", id)); err != nil {
+			return err
+		}
+		u.ID, u.Version, u.Created, u.LastModified, u.Groups = id, before.Version+1, before.Created, now, before.Groups
+		out = u
+		return nil
+	})
+	if err != nil {
+		return nil, opError("update user", err)
+	}
+	return out, nil
+}
+
+// DeleteUser deletes the user id and its memberships, or returns
+// [ErrNotFound]. The groups it leaves get a new version, as their members
+// changed.
+func (s *Store) DeleteUser(ctx context.Context, id string, ev Event) error {
+	if !validText(id) {
+		return notFound("User", id)
+	}
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		var groupIDs []string
+		err := selectAll(ctx, tx, &groupIDs, `SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id`, id)
+		if err != nil {
+			return fmt.Errorf("read memberships: %w", err)
+		}
+		if err := s.touchGroups(ctx, tx, groupIDs); err != nil {
+			return err
+		}
+		if _, err := exec(ctx, tx, `DELETE FROM group_members WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("delete memberships: %w", err)
+		}
+		n, err := exec(ctx, tx, `DELETE FROM users WHERE id = ?`, id)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("User", id)
+		}
+		return s.insertEvent(ctx, tx, s.stamp(ev, "User", id))
+	})
+	return opError("delete user", err)
+}
+
+// later returns the later of a and b, so that LastModified never goes
+// backwards when the clock does.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
