@@ -134,6 +134,23 @@ func TestCorrelationAndAudit(t *testing.T) {
 			}
 		})
 
+		t.Run("group history", func(t *testing.T) {
+			gid := mustCreateGroup(t, inst, uniq("Audited Group"), uid)
+			mustStatus(t, inst.do(t, http.MethodPatch, "/scim/v2/Groups/"+gid, patchBody(op("remove", "members", nil))),
+				http.StatusOK, http.StatusNoContent)
+			mustStatus(t, inst.do(t, http.MethodDelete, "/scim/v2/Groups/"+gid, nil), http.StatusNoContent)
+			var actions []string
+			for _, ev := range auditEvents(t, inst, "--resource-id", gid) {
+				actions = append(actions, getStr(ev, "action"))
+				if ev["resource_type"] != "Group" || ev["outcome"] != "success" || ev["actor"] != "bootstrap" {
+					t.Errorf("group event %v: want resource_type Group, outcome success, actor bootstrap", ev)
+				}
+			}
+			if want := []string{"group.delete", "group.patch", "group.create"}; !slices.Equal(actions, want) {
+				t.Errorf("audit --resource-id <group>: actions %v, want %v", actions, want)
+			}
+		})
+
 		t.Run("logs carry the correlation id", func(t *testing.T) {
 			var line map[string]any
 			waitFor(t, 10*time.Second, "the request's log line", func() error {

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -67,11 +69,21 @@ func (r *response) String() string {
 	return fmt.Sprintf("%d %s", r.Status, tail(string(r.Body), 2000))
 }
 
-// do sends a request to the instance with the bootstrap token. path is
-// absolute ("/scim/v2/Users"); body is nil for none, []byte or string for
-// raw bytes, or anything else to send as JSON.
+// do sends a request to the instance with the bootstrap token and fails the
+// test now if no response arrives. path is absolute ("/scim/v2/Users");
+// body is nil for none, []byte or string for raw bytes, or anything else to
+// send as JSON. Only the test's goroutine may call do; others use send.
 func (inst *instance) do(t *testing.T, method, path string, body any, opts ...reqOpt) *response {
 	t.Helper()
+	r, err := inst.send(t.Context(), method, path, body, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// send is do for any goroutine: it returns the error instead.
+func (inst *instance) send(ctx context.Context, method, path string, body any, opts ...reqOpt) (*response, error) {
 	var raw []byte
 	switch b := body.(type) {
 	case nil:
@@ -82,16 +94,16 @@ func (inst *instance) do(t *testing.T, method, path string, body any, opts ...re
 	default:
 		var err error
 		if raw, err = json.Marshal(b); err != nil {
-			t.Fatalf("marshal request body: %v", err)
+			return nil, fmt.Errorf("marshal request body: %w", err)
 		}
 	}
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(t.Context(), method, inst.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, inst.base+path, rd)
 	if err != nil {
-		t.Fatalf("new request: %v", err)
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+inst.token)
 	if body != nil {
@@ -106,14 +118,44 @@ func (inst *instance) do(t *testing.T, method, path string, body any, opts ...re
 	}
 	resp, err := inst.client.Do(req)
 	if err != nil {
-		t.Fatalf("%s: %v", desc, err)
+		return nil, fmt.Errorf("%s: %w", desc, err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("%s: reading response: %v", desc, err)
+		return nil, fmt.Errorf("%s: reading response: %w", desc, err)
 	}
-	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b, req: desc}
+	return &response{Status: resp.StatusCode, Header: resp.Header, Body: b, req: desc}, nil
+}
+
+// parallel sends the requests at once, each from its own goroutine, and
+// returns the responses in the same order; it fails the test if any request
+// got no response.
+func (inst *instance) parallel(t *testing.T, reqs []request) []*response {
+	t.Helper()
+	out := make([]*response, len(reqs))
+	errs := make([]error, len(reqs))
+	var wg sync.WaitGroup
+	for i, rq := range reqs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i], errs[i] = inst.send(t.Context(), rq.method, rq.path, rq.body)
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// request is one request for parallel.
+type request struct {
+	method, path string
+	body         any
 }
 
 // mustStatus fails the test now unless the response has one of the statuses.

@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -31,6 +33,42 @@ func TestDiscovery(t *testing.T) {
 			}
 			if len(getList(m, "authenticationSchemes")) == 0 {
 				t.Errorf("no authenticationSchemes: %s", r)
+			}
+		})
+
+		t.Run("advertised features work", func(t *testing.T) {
+			t.Parallel()
+			spc := inst.mustGet(t, "/scim/v2/ServiceProviderConfig")
+			if get(spc, "etag", "supported") == true {
+				t.Run("etag", func(t *testing.T) {
+					id := mustCreateUser(t, inst, uniq("etag"))
+					r := inst.do(t, http.MethodGet, "/scim/v2/Users/"+id, nil, withHeader("If-None-Match", `W/"1"`))
+					checkStatus(t, r, http.StatusNotModified)
+					mustStatus(t, inst.do(t, http.MethodPatch, "/scim/v2/Users/"+id, patchBody(op("replace", "title", "x"))), http.StatusOK, http.StatusNoContent)
+					r = inst.do(t, http.MethodPatch, "/scim/v2/Users/"+id, patchBody(op("replace", "title", "stale")), withHeader("If-Match", `W/"1"`))
+					checkSCIMError(t, r, http.StatusPreconditionFailed, "")
+					if got := getStr(inst.mustGet(t, "/scim/v2/Users/"+id), "title"); got != "x" {
+						t.Errorf("a PATCH with a stale If-Match was applied: title %q", got)
+					}
+				})
+			}
+			if get(spc, "sort", "supported") == true {
+				t.Run("sort", func(t *testing.T) {
+					p := uniq("sort")
+					for _, n := range []string{"b", "c", "a"} {
+						mustCreateUser(t, inst, p+"-"+n)
+					}
+					for order, want := range map[string][]string{"ascending": {"a", "b", "c"}, "descending": {"c", "b", "a"}} {
+						m := inst.list(t, "/scim/v2/Users?sortBy=userName&sortOrder="+order+"&"+filterQuery(fmt.Sprintf("userName sw %q", p)))
+						var got []string
+						for _, r := range getList(m, "Resources") {
+							got = append(got, strings.TrimPrefix(getStr(r, "userName"), p+"-"))
+						}
+						if !slices.Equal(got, want) {
+							t.Errorf("sortOrder=%s: %v, want %v", order, got, want)
+						}
+					}
+				})
 			}
 		})
 

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -86,6 +87,70 @@ func TestErrors(t *testing.T) {
 				}
 				if after := inst.mustGet(t, "/scim/v2/Groups/"+gid); !equalJSON(after, group) {
 					t.Errorf("a refused request changed group %s:\n  before %s\n  after  %s", gid, mustJSON(group), mustJSON(after))
+				}
+			})
+		}
+
+		// Odd but possible requests: each may be served or refused with a
+		// 4xx, but never answered 500, and none may leave a partial write.
+		maxFilter := `userName eq "u0"`
+		for i := 1; len(maxFilter) < 4000; i++ {
+			maxFilter += fmt.Sprintf(` or userName eq "u%d"`, i)
+		}
+		nul := "nul\u0000byte-" + randHex(4)
+		for _, tc := range []struct {
+			name         string
+			method, path string
+			body         any
+		}{
+			{"startIndex max int64", http.MethodGet, "/scim/v2/Users?startIndex=9223372036854775807&count=10", nil},
+			{"startIndex overflows int64", http.MethodGet, "/scim/v2/Users?startIndex=9223372036854775808", nil},
+			{"count over int32", http.MethodGet, "/scim/v2/Users?count=2147483648", nil},
+			{"count 100000", http.MethodGet, "/scim/v2/Users?count=100000", nil},
+			{"filter near the size limit", http.MethodGet, "/scim/v2/Users?" + filterQuery(maxFilter), nil},
+			{"filter value with NUL", http.MethodGet, "/scim/v2/Users?" + filterQuery(`userName eq "`+nul+`"`), nil},
+			{"filter value with NUL in co", http.MethodGet, "/scim/v2/Users?" + filterQuery(`displayName co "`+nul+`"`), nil},
+			{"filter not UTF-8", http.MethodGet, "/scim/v2/Users?filter=userName%20eq%20%22%FF%FE%22", nil},
+			{"filter with emoji", http.MethodGet, "/scim/v2/Users?" + filterQuery(`userName eq "🙂"`), nil},
+			{"attributes unknown", http.MethodGet, "/scim/v2/Users?attributes=nonexistent", nil},
+			{"excludedAttributes id", http.MethodGet, "/scim/v2/Users?excludedAttributes=id", nil},
+			{"sortBy userName descending", http.MethodGet, "/scim/v2/Users?sortBy=userName&sortOrder=descending", nil},
+			{"sortBy unknown", http.MethodGet, "/scim/v2/Users?sortBy=nonexistent", nil},
+			{"userName with NUL", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + userURN + `"],"userName":"` + nul + `"}`},
+			{"displayName with NUL", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + userURN + `"],"userName":"nul-dn-` + randHex(4) + `","displayName":"a\u0000b"}`},
+			{"group displayName with NUL", http.MethodPost, "/scim/v2/Groups", `{"schemas":["` + groupURN + `"],"displayName":"` + nul + `"}`},
+			{"lone surrogate", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + userURN + `"],"userName":"sur-\ud800-` + randHex(4) + `"}`},
+			{"PATCH collection", http.MethodPatch, "/scim/v2/Users", patchBody(op("replace", "active", false))},
+			{"DELETE collection", http.MethodDelete, "/scim/v2/Users", nil},
+			{"PUT collection", http.MethodPut, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": "x"}},
+			{"id with slash", http.MethodGet, "/scim/v2/Users/a%2Fb", nil},
+			{"id with quote", http.MethodGet, "/scim/v2/Users/a'b", nil},
+			{"deep JSON", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + userURN + `"],"userName":"deep-` + randHex(4) + `","name":` + strings.Repeat(`{"a":`, 10000) + `1` + strings.Repeat(`}`, 10000) + `}`},
+			{"duplicate keys", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + userURN + `"],"userName":"dupkey-` + randHex(4) + `","userName":"dupkey2-` + randHex(4) + `"}`},
+		} {
+			t.Run("odd/"+tc.name, func(t *testing.T) {
+				before := inst.counts(t)
+				r := inst.do(t, tc.method, tc.path, tc.body)
+				t.Logf("answered %d", r.Status)
+				if r.Status >= 500 || r.Status < 200 {
+					t.Errorf("%s\n  want a 2xx or a 4xx, got %s", r.req, r)
+				}
+				if r.Status >= 400 {
+					checkSCIMError(t, r, r.Status, "")
+				} else if r.Header.Get("Content-Type") != "" {
+					checkSCIMContentType(t, r)
+				}
+				if r.Status == http.StatusOK && tc.method == http.MethodGet && strings.Contains(tc.path, "?") {
+					m := r.JSON(t)
+					items, _ := getNum(m, "itemsPerPage")
+					if n := len(getList(m, "Resources")); n != items {
+						t.Errorf("%s: itemsPerPage %d but %d Resources", r.req, items, n)
+					}
+				}
+				after := inst.counts(t)
+				created := r.Status == http.StatusCreated
+				if !created && after != before {
+					t.Errorf("users, groups: %v before, %v after a request answered %d", before, after, r.Status)
 				}
 			})
 		}

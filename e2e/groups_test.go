@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -17,6 +18,10 @@ func TestGroups(t *testing.T) {
 		t.Run("DeleteUserLeavesGroups", func(t *testing.T) { t.Parallel(); testDeleteUserLeavesGroups(t, inst) })
 		t.Run("DeleteGroupLeavesUsers", func(t *testing.T) { t.Parallel(); testDeleteGroupLeavesUsers(t, inst) })
 		t.Run("Lifecycle", func(t *testing.T) { t.Parallel(); testGroupLifecycle(t, inst) })
+		t.Run("ConcurrentMemberAdds", func(t *testing.T) { t.Parallel(); testConcurrentMemberAdds(t, inst) })
+		t.Run("Filters", func(t *testing.T) { t.Parallel(); testGroupFilters(t, inst) })
+		t.Run("UserWritesKeepMemberships", func(t *testing.T) { t.Parallel(); testUserWritesKeepMemberships(t, inst) })
+		t.Run("MembershipChurn", func(t *testing.T) { t.Parallel(); testMembershipChurn(t, inst) })
 	})
 }
 
@@ -209,4 +214,145 @@ func testGroupLifecycle(t *testing.T, inst *instance) {
 	mustStatus(t, inst.do(t, http.MethodDelete, "/scim/v2/Groups/"+gid, nil), http.StatusNoContent)
 	checkSCIMError(t, inst.do(t, http.MethodGet, "/scim/v2/Groups/"+gid, nil), http.StatusNotFound, "")
 	checkSCIMError(t, inst.do(t, http.MethodDelete, "/scim/v2/Groups/"+gid, nil), http.StatusNotFound, "")
+}
+
+// testConcurrentMemberAdds adds different users to one group at once, as
+// Entra ID does when it provisions a group's members in parallel.
+func testConcurrentMemberAdds(t *testing.T, inst *instance) {
+	const n = 10
+	var users []string
+	for i := range n {
+		users = append(users, mustCreateUser(t, inst, uniq(fmt.Sprintf("crowd%d", i))))
+	}
+	gid := mustCreateGroup(t, inst, uniq("Crowd"))
+	var reqs []request
+	for _, u := range users {
+		reqs = append(reqs, request{http.MethodPatch, "/scim/v2/Groups/" + gid,
+			patchBody(op("add", "members", []any{map[string]any{"value": u}}))})
+	}
+	results := inst.parallel(t, reqs)
+	for _, r := range results {
+		checkStatus(t, r, http.StatusOK, http.StatusNoContent)
+	}
+	if got := inst.memberValues(t, gid); !slices.Equal(got, sorted(users...)) {
+		t.Errorf("after %d concurrent adds: %d members, want all %d", n, len(got), n)
+	}
+}
+
+func testGroupFilters(t *testing.T, inst *instance) {
+	p := uniq("gf")
+	u := mustCreateUser(t, inst, uniq("gf.member"))
+	a := mustCreate(t, inst, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": p + " Alpha", "externalId": p + "-ext-a"})
+	b := mustCreateGroup(t, inst, p+" Beta", u)
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{
+		{fmt.Sprintf(`displayName sw %q`, p), sorted(a, b)},
+		{fmt.Sprintf(`displayName eq %q`, strings.ToUpper(p+" alpha")), []string{a}},
+		{fmt.Sprintf(`externalId eq %q`, p+"-ext-a"), []string{a}},
+		{fmt.Sprintf(`displayName sw %q and meta.lastModified gt "2000-01-01T00:00:00Z"`, p), sorted(a, b)},
+		{fmt.Sprintf(`DISPLAYNAME sw %q and Members[Value eq %q]`, p, u), []string{b}},
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			if got := sortedIDs(inst.list(t, "/scim/v2/Groups?"+filterQuery(tc.filter))); !slices.Equal(got, tc.want) {
+				t.Errorf("filter %s: got %v, want %v", tc.filter, got, tc.want)
+			}
+		})
+	}
+	t.Run("non-ASCII displayName", func(t *testing.T) {
+		name := "ÖKONOMIE " + p
+		id := mustCreateGroup(t, inst, name)
+		for _, f := range []string{fmt.Sprintf(`displayName eq %q`, name), fmt.Sprintf(`displayName sw %q`, "ÖKONOMIE "+p)} {
+			if got := sortedIDs(inst.list(t, "/scim/v2/Groups?"+filterQuery(f))); !slices.Equal(got, []string{id}) {
+				t.Errorf("group %q: filter %s found %v, want [%s]", name, f, got, id)
+			}
+		}
+	})
+	for _, f := range []string{`userName eq "x"`, `members[foo eq "x"]`, `displayName xx "a"`, `emails.value eq "x"`} {
+		t.Run("bad/"+f, func(t *testing.T) {
+			checkSCIMError(t, inst.do(t, http.MethodGet, "/scim/v2/Groups?"+filterQuery(f), nil), http.StatusBadRequest, "invalidFilter")
+		})
+	}
+}
+
+// testUserWritesKeepMemberships: groups is read-only on a user and computed
+// from memberships, so a PUT carrying "groups": [] (as Okta sends), a
+// deactivation or a rename leaves the user in its groups.
+func testUserWritesKeepMemberships(t *testing.T, inst *instance) {
+	name := uniq("member.kept")
+	u := mustCreateUser(t, inst, name)
+	gid := mustCreateGroup(t, inst, uniq("Keeps Members"), u)
+
+	r := inst.do(t, http.MethodPut, "/scim/v2/Users/"+u, userBody(name, map[string]any{"groups": []any{}, "displayName": "Renamed"}))
+	mustStatus(t, r, http.StatusOK)
+	if got := values(getList(r.JSON(t), "groups")); !slices.Equal(got, []string{gid}) {
+		t.Errorf("PUT with \"groups\": [] answered groups %v, want [%s]", got, gid)
+	}
+	mustStatus(t, inst.do(t, http.MethodPatch, "/scim/v2/Users/"+u, patchBody(op("replace", "active", false))), http.StatusOK, http.StatusNoContent)
+	mustStatus(t, inst.do(t, http.MethodPatch, "/scim/v2/Users/"+u, patchBody(op("replace", "userName", name+"-renamed"))), http.StatusOK, http.StatusNoContent)
+
+	if got := values(getList(inst.mustGet(t, "/scim/v2/Users/"+u), "groups")); !slices.Equal(got, []string{gid}) {
+		t.Errorf("user groups = %v, want [%s]", got, gid)
+	}
+	if got := inst.memberValues(t, gid); !slices.Equal(got, []string{u}) {
+		t.Errorf("group members = %v, want [%s]", got, u)
+	}
+	// A group's member display follows the user's current displayName.
+	for _, m := range getList(inst.mustGet(t, "/scim/v2/Groups/"+gid), "members") {
+		if d := getStr(m, "display"); d != "Renamed" {
+			t.Errorf("member display = %q after the user was renamed, want %q", d, "Renamed")
+		}
+	}
+
+	// Writing groups on a user is not how membership changes: it is ignored
+	// or refused, never applied.
+	other := mustCreateGroup(t, inst, uniq("Not Joined"))
+	r = inst.do(t, http.MethodPatch, "/scim/v2/Users/"+u, patchBody(op("add", "groups", []any{map[string]any{"value": other}})))
+	if r.Status >= 500 {
+		t.Errorf("%s: got %s", r.req, r)
+	}
+	if got := inst.memberValues(t, other); len(got) != 0 {
+		t.Errorf("PATCH of a user's read-only groups made it a member of %s", other)
+	}
+}
+
+// testMembershipChurn races deletions against membership changes: users
+// are deleted while being added to a group, and a group is deleted while
+// members are added to it. Every request gets a definite answer (never a
+// 500), and no membership outlives its user or group.
+func testMembershipChurn(t *testing.T, inst *instance) {
+	const n = 12
+	gid := mustCreateGroup(t, inst, uniq("Churn"))
+	doomed := mustCreateGroup(t, inst, uniq("Doomed"))
+	var users []string
+	for i := range n {
+		users = append(users, mustCreateUser(t, inst, uniq(fmt.Sprintf("churn%d", i))))
+	}
+	var reqs []request
+	for _, u := range users {
+		reqs = append(reqs,
+			request{http.MethodPatch, "/scim/v2/Groups/" + gid, patchBody(op("add", "members", []any{map[string]any{"value": u}}))},
+			request{http.MethodPatch, "/scim/v2/Groups/" + doomed, patchBody(op("add", "members", []any{map[string]any{"value": u}}))},
+			request{http.MethodDelete, "/scim/v2/Users/" + u, nil},
+		)
+	}
+	reqs = append(reqs, request{http.MethodDelete, "/scim/v2/Groups/" + doomed, nil})
+	answers := inst.parallel(t, reqs)
+
+	for _, r := range answers {
+		if r.Status >= 500 {
+			t.Errorf("%s\n  want a definite answer (2xx, 400 or 404), got %s", r.req, r)
+		}
+	}
+	if got := inst.memberValues(t, gid); len(got) != 0 {
+		t.Errorf("group %s has %d members after all of them were deleted: %v", gid, len(got), got)
+	}
+	checkSCIMError(t, inst.do(t, http.MethodGet, "/scim/v2/Groups/"+doomed, nil), http.StatusNotFound, "")
+	for _, u := range users {
+		f := fmt.Sprintf(`members.value eq %q`, u)
+		if n := inst.total(t, "/scim/v2/Groups?"+filterQuery(f)); n != 0 {
+			t.Errorf("deleted user %s is still a member of %d groups", u, n)
+		}
+	}
 }

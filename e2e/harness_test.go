@@ -168,7 +168,7 @@ type instance struct {
 	done   chan struct{} // closed when the process has exited
 	err    error         // from cmd.Wait, valid after done
 
-	stopOnce sync.Once
+	termOnce, stopOnce sync.Once
 }
 
 // startOnramp starts `onramp serve` on db with a random bootstrap token and
@@ -199,7 +199,8 @@ func startOnramp(t *testing.T, db string) *instance {
 	t.Cleanup(func() {
 		inst.stop(t)
 		if t.Failed() {
-			t.Logf("onramp serve stderr (%s):\n%s", db, tail(inst.stderr.String(), 12000))
+			t.Logf("onramp serve on %s, its warnings and errors:\n%s\nand its last lines:\n%s",
+				db, inst.stderr.problems(), tail(inst.stderr.String(), 3000))
 		}
 	})
 
@@ -242,13 +243,7 @@ func (inst *instance) stop(t *testing.T) {
 	t.Helper()
 	inst.stopOnce.Do(func() {
 		inst.client.CloseIdleConnections()
-		select {
-		case <-inst.done:
-		default:
-			if err := inst.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				t.Errorf("SIGTERM: %v", err)
-			}
-		}
+		inst.terminate(t)
 		select {
 		case <-inst.done:
 		case <-time.After(stopTimeout):
@@ -259,6 +254,22 @@ func (inst *instance) stop(t *testing.T) {
 		}
 		if inst.err != nil {
 			t.Errorf("onramp serve exited with %v, want exit status 0\nstderr tail:\n%s", inst.err, tail(inst.stderr.String(), 4000))
+		}
+	})
+}
+
+// terminate sends SIGTERM once: a second one would end the server at once,
+// without its graceful shutdown.
+func (inst *instance) terminate(t *testing.T) {
+	t.Helper()
+	inst.termOnce.Do(func() {
+		select {
+		case <-inst.done:
+			return
+		default:
+		}
+		if err := inst.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("SIGTERM: %v", err)
 		}
 	})
 }
@@ -375,6 +386,19 @@ func (b *logBuffer) records() []map[string]any {
 		}
 	}
 	return out
+}
+
+// problems returns the lines that are not JSON records at level INFO.
+func (b *logBuffer) problems() string {
+	var out []string
+	for _, line := range strings.Split(b.String(), "\n") {
+		var rec struct{ Level string }
+		if line == "" || (json.Unmarshal([]byte(line), &rec) == nil && rec.Level == "INFO") {
+			continue
+		}
+		out = append(out, line)
+	}
+	return tail(strings.Join(out, "\n"), 6000)
 }
 
 // listenAddr is the "addr" of the first log record with msg "listening".

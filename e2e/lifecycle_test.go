@@ -3,15 +3,21 @@ package e2e
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
+	"os"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	_ "github.com/lib/pq" // to drop a test database under a running server
+
+	"github.com/onramp-dev/onramp/store/storetest"
 )
 
 func TestHealth(t *testing.T) {
@@ -139,31 +145,30 @@ func TestShutdownInFlight(t *testing.T) {
 						return // the server has stopped accepting
 					}
 					var doc struct{ ID string }
-					if resp.StatusCode == http.StatusCreated {
-						_ = jsonDecode(resp, &doc)
-					}
+					err = jsonDecode(resp, &doc)
 					resp.Body.Close()
-					if resp.StatusCode == http.StatusCreated && doc.ID != "" {
-						mu.Lock()
-						acked = append(acked, doc.ID)
-						mu.Unlock()
-						select {
-						case started <- struct{}{}:
-						default:
-						}
+					if resp.StatusCode != http.StatusCreated || err != nil || doc.ID == "" {
+						return // refused or cut off while shutting down
+					}
+					mu.Lock()
+					acked = append(acked, doc.ID)
+					mu.Unlock()
+					select {
+					case started <- struct{}{}:
+					default:
 					}
 				}
 			}()
 		}
-		// Wait until the burst has created something, then stop the server.
-		select {
-		case <-started:
-		case <-time.After(startTimeout):
-			t.Fatal("no concurrent create succeeded")
+		// Let the burst create a few users, then stop the server under load.
+		for range 20 {
+			select {
+			case <-started:
+			case <-time.After(startTimeout):
+				t.Fatal("the concurrent creates stalled")
+			}
 		}
-		if err := inst.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-			t.Fatal(err)
-		}
+		inst.terminate(t)
 		// Shutdown has begun once new connections are refused.
 		waitFor(t, stopTimeout, "the listener to close", func() error {
 			c, err := net.DialTimeout("tcp", host, time.Second)
@@ -191,15 +196,7 @@ func TestShutdownInFlight(t *testing.T) {
 		conn.Close()
 
 		wg.Wait()
-		select {
-		case <-inst.done:
-		case <-time.After(stopTimeout):
-			t.Fatalf("onramp serve did not exit within %s of SIGTERM", stopTimeout)
-		}
-		if inst.err != nil {
-			t.Errorf("onramp serve exited with %v after SIGTERM, want exit status 0", inst.err)
-		}
-		inst.stop(t) // already exited: only marks it stopped
+		inst.stop(t) // SIGTERM was sent: this waits for the exit and checks it is 0
 
 		after := startOnramp(t, db)
 		if doc.ID != "" {
@@ -218,4 +215,51 @@ func TestShutdownInFlight(t *testing.T) {
 			t.Errorf("after restart %d users, want at least %d", n, len(ids)+1)
 		}
 	})
+}
+
+// TestDatabaseLoss drops a running server's PostgreSQL database: /healthz
+// stays 200, /readyz turns 503, and SCIM requests get a retryable 5xx SCIM
+// error without driver text. A 401 would be wrong: identity providers take
+// it as bad credentials and stop provisioning instead of retrying.
+func TestDatabaseLoss(t *testing.T) {
+	t.Parallel()
+	db := storetest.PostgresURL(t)
+	inst := startOnramp(t, db)
+	mustCreateUser(t, inst, uniq("before.loss"))
+
+	u, err := url.Parse(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := sql.Open("postgres", os.Getenv(storetest.PostgresEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	if _, err := admin.ExecContext(t.Context(), "DROP DATABASE "+strings.TrimPrefix(u.Path, "/")+" WITH (FORCE)"); err != nil {
+		t.Fatalf("drop the server's database: %v", err)
+	}
+
+	checkStatus(t, inst.do(t, http.MethodGet, "/healthz", nil), http.StatusOK)
+	checkStatus(t, inst.do(t, http.MethodGet, "/readyz", nil), http.StatusServiceUnavailable)
+	for _, tc := range []struct {
+		method, path string
+		body         any
+	}{
+		{http.MethodGet, "/scim/v2/Users", nil},
+		{http.MethodPost, "/scim/v2/Users", userBody(uniq("after.loss"), nil)},
+	} {
+		r := inst.do(t, tc.method, tc.path, tc.body)
+		if r.Status != http.StatusServiceUnavailable && r.Status != http.StatusInternalServerError {
+			t.Errorf("%s with the database gone\n  want 503 (or 500), a retryable server error\n  got %s", r.req, r)
+			continue
+		}
+		checkSCIMError(t, r, r.Status, "")
+		if !isNewCorrelationID(r.Header.Get("X-Correlation-ID")) {
+			t.Errorf("%s: X-Correlation-ID = %q", r.req, r.Header.Get("X-Correlation-ID"))
+		}
+	}
+	if strings.Contains(inst.stderr.String(), inst.token) {
+		t.Errorf("the server log contains the bootstrap secret")
+	}
 }

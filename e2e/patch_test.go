@@ -115,6 +115,48 @@ func testPatchUsers(t *testing.T, inst *instance) {
 		{"remove email by filter", []map[string]any{op("remove", `emails[type eq "home"]`, nil)}, func(t *testing.T, u map[string]any) {
 			wantEq(t, "emails", values(getList(u, "emails")), []string{"grace@example.com"})
 		}},
+		{"Entra Add email of a type the user lacks", []map[string]any{op("Add", `emails[type eq "other"].value`, "other@example.com")}, func(t *testing.T, u map[string]any) {
+			found := false
+			for _, e := range getList(u, "emails") {
+				if getStr(e, "type") == "other" && getStr(e, "value") == "other@example.com" {
+					found = true
+				}
+			}
+			if !found {
+				t.Errorf("no e-mail {type other, value other@example.com} in %s", mustJSON(getList(u, "emails")))
+			}
+			wantEq(t, "work email kept", workEmail(u), "grace@example.com")
+		}},
+		{"add path-less emails appends", []map[string]any{op("add", "", map[string]any{"emails": []any{map[string]any{"value": "third@example.com", "type": "other"}}})}, func(t *testing.T, u map[string]any) {
+			wantEq(t, "emails", values(getList(u, "emails")), []string{"grace@example.com", "grace@home.example", "third@example.com"})
+		}},
+		{"replace emails", []map[string]any{op("replace", "emails", []any{map[string]any{"value": "only@example.com", "type": "work"}})}, func(t *testing.T, u map[string]any) {
+			wantEq(t, "emails", values(getList(u, "emails")), []string{"only@example.com"})
+		}},
+		{"add name merges sub-attributes", []map[string]any{op("add", "name", map[string]any{"middleName": "Brewster"})}, func(t *testing.T, u map[string]any) {
+			wantEq(t, "name", get(u, "name"), map[string]any{"givenName": "Grace", "middleName": "Brewster", "familyName": "Hopper"})
+		}},
+		{"replace name leaves unnamed sub-attributes", []map[string]any{op("replace", "name", map[string]any{"givenName": "Amazing"})}, func(t *testing.T, u map[string]any) {
+			// RFC 7644 §3.5.2.3: sub-attributes not in the value are left unchanged.
+			wantEq(t, "name", get(u, "name"), map[string]any{"givenName": "Amazing", "familyName": "Hopper"})
+		}},
+		{"remove name.givenName", []map[string]any{op("remove", "name.givenName", nil)}, func(t *testing.T, u map[string]any) {
+			wantEq(t, "name", get(u, "name"), map[string]any{"familyName": "Hopper"})
+		}},
+		{"Entra Remove manager", []map[string]any{op("Remove", enterpriseURN+":manager", nil)}, func(t *testing.T, u map[string]any) {
+			if m := get(u, enterpriseURN, "manager"); m != nil {
+				t.Errorf("manager still set: %v", m)
+			}
+			wantEq(t, "department", getStr(u, enterpriseURN, "department"), "Navy")
+		}},
+		{"replace complex email by filter", []map[string]any{op("replace", `emails[type eq "work"]`, map[string]any{"value": "swapped@example.com", "type": "work"})}, func(t *testing.T, u map[string]any) {
+			wantEq(t, "work email", workEmail(u), "swapped@example.com")
+			wantEq(t, "emails count", len(getList(u, "emails")), 2)
+		}},
+		{"upper-case op and attribute names", []map[string]any{op("REPLACE", "DisplayName", "Upper Case"), op("Replace", "Name.GivenName", "Up")}, func(t *testing.T, u map[string]any) {
+			wantEq(t, "displayName", getStr(u, "displayName"), "Upper Case")
+			wantEq(t, "name.givenName", getStr(u, "name", "givenName"), "Up")
+		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

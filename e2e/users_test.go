@@ -16,6 +16,12 @@ func TestUsers(t *testing.T) {
 		t.Run("Uniqueness", func(t *testing.T) { t.Parallel(); testUserUniqueness(t, inst) })
 		t.Run("Pagination", func(t *testing.T) { t.Parallel(); testPagination(t, inst) })
 		t.Run("ReadOnlyAttributesIgnored", func(t *testing.T) { t.Parallel(); testReadOnlyIgnored(t, inst) })
+		t.Run("Projection", func(t *testing.T) { t.Parallel(); testProjection(t, inst) })
+		t.Run("ContentTypes", func(t *testing.T) { t.Parallel(); testContentTypes(t, inst) })
+		t.Run("SpecialCharactersInFilters", func(t *testing.T) { t.Parallel(); testFilterSpecialCharacters(t, inst) })
+		t.Run("NonASCIIUserName", func(t *testing.T) { t.Parallel(); testNonASCIIUserName(t, inst) })
+		t.Run("ConcurrentSameUserName", func(t *testing.T) { t.Parallel(); testConcurrentSameUserName(t, inst) })
+		t.Run("ConcurrentPatches", func(t *testing.T) { t.Parallel(); testConcurrentPatches(t, inst) })
 	})
 }
 
@@ -198,6 +204,27 @@ func testUserUniqueness(t *testing.T, inst *instance) {
 			checkSCIMError(t, inst.do(t, tc.method, tc.path, tc.body), http.StatusConflict, "uniqueness")
 		})
 	}
+	t.Run("own name in another case", func(t *testing.T) {
+		// Changing the case of one's own userName conflicts with nobody.
+		self := uniq("Self.Case")
+		id := mustCreateUser(t, inst, self)
+		r := inst.do(t, http.MethodPatch, "/scim/v2/Users/"+id, patchBody(op("replace", "userName", strings.ToUpper(self))))
+		checkStatus(t, r, http.StatusOK, http.StatusNoContent)
+		r = inst.do(t, http.MethodPut, "/scim/v2/Users/"+id, userBody(strings.ToLower(self), nil))
+		checkStatus(t, r, http.StatusOK)
+		if got := getStr(inst.mustGet(t, "/scim/v2/Users/"+id), "userName"); got != strings.ToLower(self) {
+			t.Errorf("userName = %q, want %q", got, strings.ToLower(self))
+		}
+	})
+	t.Run("name free again after delete", func(t *testing.T) {
+		gone := uniq("reused")
+		id := mustCreateUser(t, inst, gone)
+		mustStatus(t, inst.do(t, http.MethodDelete, "/scim/v2/Users/"+id, nil), http.StatusNoContent)
+		again := mustCreateUser(t, inst, strings.ToUpper(gone))
+		if again == id {
+			t.Errorf("a re-created user got the deleted user's id %s", id)
+		}
+	})
 	if after := inst.total(t, "/scim/v2/Users?count=0&"+filterQuery(fmt.Sprintf("userName eq %q", name))); after != before {
 		t.Errorf("users named %q: %d before the conflicts, %d after", name, before, after)
 	}
@@ -318,5 +345,169 @@ func testReadOnlyIgnored(t *testing.T, inst *instance) {
 	}
 	if got := inst.mustGet(t, "/scim/v2/Users/"+getStr(m, "id")); got["password"] != nil {
 		t.Errorf("GET returns password: %s", mustJSON(got))
+	}
+}
+
+// testProjection checks attributes= and excludedAttributes= (RFC 7644 §3.4.2.5).
+func testProjection(t *testing.T, inst *instance) {
+	name := uniq("projected")
+	id := mustCreateUser(t, inst, name)
+
+	one := inst.mustGet(t, "/scim/v2/Users/"+id+"?attributes=userName")
+	if getStr(one, "id") != id || getStr(one, "userName") != name {
+		t.Errorf("attributes=userName lost id or userName: %s", mustJSON(one))
+	}
+	for _, k := range []string{"emails", "displayName"} {
+		if _, ok := one[k]; ok {
+			t.Errorf("attributes=userName returned %s: %s", k, mustJSON(one))
+		}
+	}
+
+	m := inst.list(t, "/scim/v2/Users?attributes=userName&"+filterQuery(fmt.Sprintf("userName eq %q", name)))
+	res := getList(m, "Resources")
+	if len(res) != 1 {
+		t.Fatalf("want 1 user, got %s", mustJSON(m))
+	}
+	if _, ok := res[0].(map[string]any)["emails"]; ok || getStr(res[0], "userName") != name || getStr(res[0], "id") != id {
+		t.Errorf("list with attributes=userName: %s", mustJSON(res[0]))
+	}
+
+	ex := inst.mustGet(t, "/scim/v2/Users/"+id+"?excludedAttributes=emails")
+	if _, ok := ex["emails"]; ok {
+		t.Errorf("excludedAttributes=emails returned emails: %s", mustJSON(ex))
+	}
+	if getStr(ex, "userName") != name || getStr(ex, "displayName") == "" {
+		t.Errorf("excludedAttributes=emails lost other attributes: %s", mustJSON(ex))
+	}
+}
+
+// testContentTypes: clients send application/json (Microsoft) as well as
+// application/scim+json with a charset (Okta).
+func testContentTypes(t *testing.T, inst *instance) {
+	for _, ct := range []string{"application/json", "application/scim+json; charset=utf-8", "application/json; charset=utf-8"} {
+		r := inst.do(t, http.MethodPost, "/scim/v2/Users", userBody(uniq("ctype"), nil), withHeader("Content-Type", ct))
+		if checkStatus(t, r, http.StatusCreated) {
+			checkSCIMContentType(t, r)
+		}
+	}
+	r := inst.do(t, http.MethodGet, "/scim/v2/Users?count=1", nil, withHeader("Accept", "application/json"))
+	checkStatus(t, r, http.StatusOK)
+}
+
+// testFilterSpecialCharacters: SQL LIKE wildcards and JSON escapes in
+// filter values are matched literally.
+func testFilterSpecialCharacters(t *testing.T, inst *instance) {
+	p := uniq("spc") + "-"
+	ids := map[string]string{}
+	for _, n := range []string{"wild_card", "wildXcard", "pct%name", "pctXname", `quo"te`, `back\slash`, "star*name"} {
+		ids[n] = mustCreateUser(t, inst, p+n)
+	}
+	for _, tc := range []struct {
+		filter string
+		want   []string
+	}{
+		{fmt.Sprintf(`userName sw %q`, p+"wild_"), []string{"wild_card"}},
+		{fmt.Sprintf(`userName sw %q`, p+"pct%"), []string{"pct%name"}},
+		{fmt.Sprintf(`userName sw %q and userName ew "_card"`, p), []string{"wild_card"}},
+		{fmt.Sprintf(`userName sw %q and userName co "%%"`, p), []string{"pct%name"}},
+		{fmt.Sprintf(`userName eq %q`, p+`quo"te`), []string{`quo"te`}},
+		{fmt.Sprintf(`userName eq %q`, p+`back\slash`), []string{`back\slash`}},
+		{fmt.Sprintf(`userName sw %q and userName co "*"`, p), []string{"star*name"}},
+		{fmt.Sprintf(`userName sw %q and userName co "\\"`, p), []string{`back\slash`}},
+	} {
+		t.Run(tc.filter, func(t *testing.T) {
+			m := inst.list(t, "/scim/v2/Users?"+filterQuery(tc.filter))
+			var want []string
+			for _, n := range tc.want {
+				want = append(want, ids[n])
+			}
+			if got := sortedIDs(m); !slices.Equal(got, sorted(want...)) {
+				t.Errorf("filter %s: got %s, want %v", tc.filter, names(ids, got), tc.want)
+			}
+		})
+	}
+}
+
+// testNonASCIIUserName: userName is caseExact false for every letter, not
+// just ASCII ones.
+func testNonASCIIUserName(t *testing.T, inst *instance) {
+	t.Run("exact match", func(t *testing.T) {
+		// The existence check every IdP makes before a create.
+		name := "ÅSA.ÖBERG-" + strings.ToUpper(randHex(4))
+		id := mustCreateUser(t, inst, name)
+		for _, v := range []string{name, strings.ToLower(name)} {
+			m := inst.list(t, "/scim/v2/Users?"+filterQuery(fmt.Sprintf("userName eq %q", v)))
+			if got := sortedIDs(m); !slices.Equal(got, []string{id}) {
+				t.Errorf("user %q: filter userName eq %q found %v, want [%s]", name, v, got, id)
+			}
+		}
+	})
+	name := "jörg.émile-" + randHex(4)
+	id := mustCreateUser(t, inst, name)
+	r := inst.do(t, http.MethodGet, "/scim/v2/Users?"+filterQuery(fmt.Sprintf("userName eq %q", strings.ToUpper(name))), nil)
+	mustStatus(t, r, http.StatusOK)
+	if got := sortedIDs(r.JSON(t)); !slices.Equal(got, []string{id}) {
+		t.Errorf("userName eq %q: got %v, want [%s] (userName %q)", strings.ToUpper(name), got, id, name)
+	}
+	checkSCIMError(t, inst.do(t, http.MethodPost, "/scim/v2/Users", userBody(strings.ToUpper(name), nil)), http.StatusConflict, "uniqueness")
+	// Whatever the server decided, an IdP's existence check must not find
+	// two users for one userName.
+	if n := inst.total(t, "/scim/v2/Users?"+filterQuery(fmt.Sprintf("userName eq %q", name))); n != 1 {
+		t.Errorf("userName eq %q: totalResults %d, want 1", name, n)
+	}
+}
+
+// testConcurrentSameUserName creates one userName from many clients at
+// once, as an IdP retrying in parallel does: one 201, the rest 409.
+func testConcurrentSameUserName(t *testing.T, inst *instance) {
+	name := uniq("racer")
+	const n = 8
+	var reqs []request
+	for range n {
+		reqs = append(reqs, request{http.MethodPost, "/scim/v2/Users", userBody(name, nil)})
+	}
+	results := inst.parallel(t, reqs)
+	statuses := make([]int, n)
+	for i, r := range results {
+		statuses[i] = r.Status
+	}
+	created := 0
+	for i, s := range statuses {
+		switch s {
+		case http.StatusCreated:
+			created++
+		case http.StatusConflict:
+		default:
+			t.Errorf("concurrent POST of userName %q: got %s, want 201 or 409", name, results[i])
+		}
+	}
+	if created != 1 {
+		t.Errorf("concurrent POSTs of one userName: %d created, want 1 (statuses %v)", created, statuses)
+	}
+	if got := inst.total(t, "/scim/v2/Users?"+filterQuery(fmt.Sprintf("userName eq %q", name))); got != 1 {
+		t.Errorf("%d users named %q, want 1", got, name)
+	}
+}
+
+// testConcurrentPatches sends PATCHes to one user at once, each adding a
+// different e-mail: none may be lost, and the version counts every one.
+func testConcurrentPatches(t *testing.T, inst *instance) {
+	id := mustCreate(t, inst, "/scim/v2/Users", userBody(uniq("contended"), nil))
+	const n = 8
+	var reqs []request
+	for i := range n {
+		reqs = append(reqs, request{http.MethodPatch, "/scim/v2/Users/" + id, patchBody(
+			op("add", "emails", []any{map[string]any{"value": fmt.Sprintf("addr%d@example.com", i), "type": "other"}}))})
+	}
+	results := inst.parallel(t, reqs)
+	for _, r := range results {
+		checkStatus(t, r, http.StatusOK, http.StatusNoContent)
+	}
+	u := inst.mustGet(t, "/scim/v2/Users/"+id)
+	if got := len(getList(u, "emails")); got != n {
+		t.Errorf("after %d concurrent PATCHes adding one e-mail each, %d e-mails: %s", n, got, mustJSON(getList(u, "emails")))
+	}
+	if v := getStr(u, "meta", "version"); v != fmt.Sprintf(`W/"%d"`, n+1) {
+		t.Errorf("meta.version = %s after %d PATCHes, want W/\"%d\"", v, n, n+1)
 	}
 }

@@ -323,12 +323,12 @@ func (c *catalog) resolve(uri, name, subName string) (attr, sub *attrDef, err er
 	}
 	if attr.Type != attrTypeComplex {
 		return nil, nil, fmt.Errorf("%s is %s %s and has no sub-attributes",
-			quoteClipped(attr.fullName()), indefArticle(attr.Type), attr.Type)
+			strconv.Quote(attr.fullName()), indefArticle(attr.Type), attr.Type)
 	}
 	sub = attr.subAttr(subName)
 	if sub == nil {
 		return nil, nil, fmt.Errorf("unknown sub-attribute %s of %s",
-			quoteClipped(subName), quoteClipped(attr.fullName()))
+			quoteClipped(subName), strconv.Quote(attr.fullName()))
 	}
 	return attr, sub, nil
 }

@@ -24,7 +24,11 @@ import (
 const (
 	maxFilterLength = 4096 // bytes, after trimming surrounding white space
 	maxFilterTerms  = 200  // comparisons (attribute expressions), brackets included
-	maxFilterDepth  = 32   // nesting of parentheses, not (...) and [...]
+	maxFilterDepth  = 16   // nesting of parentheses, not (...) and [...]
+	// maxCondDepth bounds the nesting of the resulting condition (And, Or,
+	// Not and AnyOf levels) well below the store's own limit of 64. The
+	// limits above keep a filter under it; this is a second fence.
+	maxCondDepth = 56
 )
 
 // parseFilter parses the SCIM filter expression text (RFC 7644 §3.4.2.2)
@@ -107,7 +111,11 @@ func parseFilter(kind resourceKind, text string) (store.Cond, error) {
 	if err != nil {
 		return nil, err
 	}
-	return concreteCond(c), nil
+	c = concreteCond(c)
+	if condDepth(c) > maxCondDepth {
+		return nil, filterError("the filter is nested too deeply")
+	}
+	return c, nil
 }
 
 // filterError returns a 400 invalidFilter SCIM error.
@@ -620,7 +628,7 @@ func (t *filterTranslator) valuePath(e *filter.ValuePath) (store.Cond, error) {
 		return nil, filterError("%s", err)
 	}
 	if sub != nil {
-		return nil, filterError("%s[...]: brackets follow a multi-valued attribute, not a sub-attribute", quoteClipped(sub.fullName()))
+		return nil, filterError("%s[...]: brackets follow a multi-valued attribute, not a sub-attribute", strconv.Quote(sub.fullName()))
 	}
 	if t.isMembership(attr) {
 		x, ok := inner.(*filter.AttributeExpression)
@@ -631,7 +639,7 @@ func (t *filterTranslator) valuePath(e *filter.ValuePath) (store.Cond, error) {
 		return t.membership(attr, attr.subAttr("value"), x.Operator, x.CompareValue)
 	}
 	if !attr.MultiValued || attr.Type != attrTypeComplex {
-		return nil, filterError("%s is not a multi-valued complex attribute: brackets do not apply to it", quoteClipped(attr.fullName()))
+		return nil, filterError("%s is not a multi-valued complex attribute: brackets do not apply to it", strconv.Quote(attr.fullName()))
 	}
 	if err := checkFilterable(attr); err != nil {
 		return nil, err
@@ -676,7 +684,7 @@ func (t *filterTranslator) elemExpr(parent *attrDef, e filter.Expression) (store
 		}
 		sub := parent.subAttr(ap.AttributeName)
 		if sub == nil {
-			return nil, filterError("unknown sub-attribute %s of %s", quoteClipped(ap.AttributeName), quoteClipped(parent.fullName()))
+			return nil, filterError("unknown sub-attribute %s of %s", quoteClipped(ap.AttributeName), strconv.Quote(parent.fullName()))
 		}
 		if err := checkFilterable(sub); err != nil {
 			return nil, err
@@ -710,7 +718,7 @@ func (t *filterTranslator) membership(attr, sub *attrDef, op filter.CompareOpera
 	}
 	id, ok := v.(string)
 	if !ok {
-		return nil, filterError("%s: %s is not a string", quoteClipped(attr.Name+".value"), filterValueText(v))
+		return nil, filterError("%s: %s is not a string", strconv.Quote(attr.Name+".value"), filterValueText(v))
 	}
 	id, err := decodeFilterString(attr.Name+".value", id)
 	if err != nil {
@@ -762,7 +770,7 @@ func (t *filterTranslator) resourceType(attr *attrDef, op filter.CompareOperator
 	}
 	s, ok := v.(string)
 	if !ok {
-		return nil, filterError("%s: %s is not a string", quoteClipped(attr.fullName()), filterValueText(v))
+		return nil, filterError("%s: %s is not a string", strconv.Quote(attr.fullName()), filterValueText(v))
 	}
 	s, err := decodeFilterString(attr.fullName(), s)
 	if err != nil {
@@ -802,13 +810,13 @@ func (t *filterTranslator) resourceType(attr *attrDef, op filter.CompareOperator
 func checkFilterable(a *attrDef) error {
 	switch {
 	case a.Mutability == "writeOnly" || a.Returned == "never":
-		return filterError("%s cannot be filtered", quoteClipped(a.fullName()))
+		return filterError("%s cannot be filtered", strconv.Quote(a.fullName()))
 	case a.Type == attrTypeBinary:
-		return filterError("%s is binary and cannot be filtered", quoteClipped(a.fullName()))
+		return filterError("%s is binary and cannot be filtered", strconv.Quote(a.fullName()))
 	case a.Parent != nil && a.Parent.Schema == "" && a.Parent.Name == "meta" && a.Column == "" && a.Name != "resourceType":
 		// meta.location and meta.version are computed when a resource is
 		// written out; they are in no column and not in the document.
-		return filterError("%s cannot be filtered", quoteClipped(a.fullName()))
+		return filterError("%s cannot be filtered", strconv.Quote(a.fullName()))
 	}
 	return nil
 }
@@ -822,7 +830,7 @@ func complexWithoutSubError(a *attrDef) error {
 		}
 	}
 	return filterError("%s is complex: name one of its sub-attributes, such as %s",
-		quoteClipped(a.fullName()), quoteClipped(example.fullName()))
+		strconv.Quote(a.fullName()), strconv.Quote(example.fullName()))
 }
 
 // fieldFor locates a single-valued attribute: its column, or its JSON path.
@@ -844,7 +852,7 @@ func presenceCond(a *attrDef, op filter.CompareOperator, v any, present store.Co
 	case v == nil && op == filter.NE:
 		return present, nil
 	case v == nil:
-		return nil, filterError("%s: null can only be compared with eq or ne", quoteClipped(a.fullName()))
+		return nil, filterError("%s: null can only be compared with eq or ne", strconv.Quote(a.fullName()))
 	}
 	return nil, errFilterSyntax
 }
@@ -868,14 +876,14 @@ func compareCond(f store.Field, a *attrDef, op filter.CompareOperator, v any) (s
 	substring := op == filter.CO || op == filter.SW || op == filter.EW
 	if a.Type == attrTypeBoolean && (ordering || substring) ||
 		a.Type != attrTypeString && a.Type != attrTypeReference && substring {
-		return nil, filterError("%s is %s: %s is not defined for it", quoteClipped(name), a.Type, op)
+		return nil, filterError("%s is %s: %s is not defined for it", strconv.Quote(name), a.Type, op)
 	}
 	c := store.Compare{Field: f, Op: store.Op(op), CaseExact: a.CaseExact}
 	switch a.Type {
 	case attrTypeString, attrTypeReference:
 		s, ok := v.(string)
 		if !ok {
-			return nil, filterError("%s: %s is not a string", quoteClipped(name), filterValueText(v))
+			return nil, filterError("%s: %s is not a string", strconv.Quote(name), filterValueText(v))
 		}
 		s, err := decodeFilterString(name, s)
 		if err != nil {
@@ -885,17 +893,17 @@ func compareCond(f store.Field, a *attrDef, op filter.CompareOperator, v any) (s
 	case attrTypeBoolean:
 		b, ok := filterBool(v)
 		if !ok {
-			return nil, filterError("%s: %s is not a boolean", quoteClipped(name), filterValueText(v))
+			return nil, filterError("%s: %s is not a boolean", strconv.Quote(name), filterValueText(v))
 		}
 		c.Kind, c.Value = store.KindBoolean, b
 	case attrTypeDecimal, attrTypeInteger:
 		n, ok := v.(json.Number)
 		if !ok {
-			return nil, filterError("%s: %s is not a number", quoteClipped(name), filterValueText(v))
+			return nil, filterError("%s: %s is not a number", strconv.Quote(name), filterValueText(v))
 		}
 		x, err := filterNumber(n, a.Type == attrTypeInteger)
 		if err != nil {
-			return nil, filterError("%s: %s %s", quoteClipped(name), filterValueText(v), err)
+			return nil, filterError("%s: %s %s", strconv.Quote(name), filterValueText(v), err)
 		}
 		c.Kind, c.Value = store.KindNumber, x
 	case attrTypeDateTime:
@@ -906,11 +914,11 @@ func compareCond(f store.Field, a *attrDef, op filter.CompareOperator, v any) (s
 			tm, ok = parseFilterDateTime(s)
 		}
 		if !ok {
-			return nil, filterError("%s: %s is not a dateTime", quoteClipped(name), filterValueText(v))
+			return nil, filterError("%s: %s is not a dateTime", strconv.Quote(name), filterValueText(v))
 		}
 		c.Kind, c.Value = store.KindDateTime, tm
 	default:
-		return nil, filterError("%s cannot be filtered", quoteClipped(name))
+		return nil, filterError("%s cannot be filtered", strconv.Quote(name))
 	}
 	return c, nil
 }
@@ -922,11 +930,11 @@ func decodeFilterString(name, raw string) (string, error) {
 	s := raw
 	if strings.IndexByte(raw, '\\') >= 0 {
 		if err := json.Unmarshal([]byte(`"`+raw+`"`), &s); err != nil {
-			return "", filterError("%s: invalid string %s", quoteClipped(name), quoteClipped(raw))
+			return "", filterError("%s: invalid string %s", strconv.Quote(name), quoteClipped(raw))
 		}
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		return "", filterError("%s: a string value cannot contain the NUL character", quoteClipped(name))
+		return "", filterError("%s: a string value cannot contain the NUL character", strconv.Quote(name))
 	}
 	return s, nil
 }
@@ -1072,6 +1080,31 @@ func notCond(c store.Cond) store.Cond {
 		return n.Cond
 	}
 	return store.Not{Cond: c}
+}
+
+// condDepth returns the nesting of c as the store counts it: one level per
+// And, Or, Not and AnyOf.
+func condDepth(c store.Cond) int {
+	var inner int
+	switch c := c.(type) {
+	case store.And:
+		for _, x := range c {
+			inner = max(inner, condDepth(x))
+		}
+	case store.Or:
+		for _, x := range c {
+			inner = max(inner, condDepth(x))
+		}
+	case store.Not:
+		inner = condDepth(c.Cond)
+	case store.AnyOf:
+		if c.Where != nil {
+			inner = condDepth(c.Where)
+		}
+	default:
+		return 0
+	}
+	return inner + 1
 }
 
 // concreteCond replaces a constant filter with `id pr` (always true) or

@@ -1,7 +1,9 @@
 package scim
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -10,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	scimerrors "github.com/elimity-com/scim/errors"
+	filter "github.com/scim2/filter-parser/v2"
 
 	"github.com/onramp-dev/onramp/store"
 )
@@ -38,11 +41,11 @@ func ftBool(f store.Field, op store.Op, v bool) store.Compare {
 	return store.Compare{Field: f, Op: op, Kind: store.KindBoolean, Value: v}
 }
 
-func ftTime(t *testing.T, f store.Field, op store.Op, v string) store.Compare {
-	t.Helper()
+// ftTime compares a dateTime; v is an RFC 3339 constant of the test.
+func ftTime(f store.Field, op store.Op, v string) store.Compare {
 	tm, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	return store.Compare{Field: f, Op: op, Kind: store.KindDateTime, Value: tm.UTC()}
 }
@@ -62,7 +65,7 @@ type filterTestCase struct {
 
 // filterCases are valid filters and their translations. The fuzz test
 // seeds its corpus from them.
-func filterCases(t *testing.T) []filterTestCase {
+func filterCases() []filterTestCase {
 	lastMod := ftCol("last_modified")
 	return []filterTestCase{
 		// RFC 7644 §3.4.2.2, every example filter, in order.
@@ -74,13 +77,13 @@ func filterCases(t *testing.T) []filterTestCase {
 			ftCI(ftCol("user_name"), store.OpSw, "J")},
 		{"rfc/title pr", kindUser, `title pr`, store.Present{Field: ftPath("title")}},
 		{"rfc/lastModified gt", kindUser, `meta.lastModified gt "2011-05-13T04:42:34Z"`,
-			ftTime(t, lastMod, store.OpGt, "2011-05-13T04:42:34Z")},
+			ftTime(lastMod, store.OpGt, "2011-05-13T04:42:34Z")},
 		{"rfc/lastModified ge", kindUser, `meta.lastModified ge "2011-05-13T04:42:34Z"`,
-			ftTime(t, lastMod, store.OpGe, "2011-05-13T04:42:34Z")},
+			ftTime(lastMod, store.OpGe, "2011-05-13T04:42:34Z")},
 		{"rfc/lastModified lt", kindUser, `meta.lastModified lt "2011-05-13T04:42:34Z"`,
-			ftTime(t, lastMod, store.OpLt, "2011-05-13T04:42:34Z")},
+			ftTime(lastMod, store.OpLt, "2011-05-13T04:42:34Z")},
 		{"rfc/lastModified le", kindUser, `meta.lastModified le "2011-05-13T04:42:34Z"`,
-			ftTime(t, lastMod, store.OpLe, "2011-05-13T04:42:34Z")},
+			ftTime(lastMod, store.OpLe, "2011-05-13T04:42:34Z")},
 		{"rfc/pr and eq", kindUser, `title pr and userType eq "Employee"`, store.And{
 			store.Present{Field: ftPath("title")},
 			ftCI(ftPath("userType"), store.OpEq, "Employee"),
@@ -161,7 +164,7 @@ func filterCases(t *testing.T) []filterTestCase {
 			}},
 		{"ms/userName sw", kindUser, `userName sw "O"`, ftCI(ftCol("user_name"), store.OpSw, "O")},
 		{"ms/meta.Created gt 7 digits", kindUser, `meta.Created gt "2015-10-10T14:38:21.8617979-07:00"`,
-			ftTime(t, ftCol("created"), store.OpGt, "2015-10-10T21:38:21.8617979Z")},
+			ftTime(ftCol("created"), store.OpGt, "2015-10-10T21:38:21.8617979Z")},
 		{"ms/group DisplayName", kindGroup, `DisplayName eq "Group1DisplayName"`,
 			ftCI(ftCol("display_name"), store.OpEq, "Group1DisplayName")},
 
@@ -223,11 +226,11 @@ func filterCases(t *testing.T) []filterTestCase {
 		{"boolean/emails.primary", kindUser, `emails[primary eq true]`,
 			ftAnyOf("emails", ftBool(ftPath("primary"), store.OpEq, true))},
 		{"dateTime/no zone is UTC", kindUser, `meta.created ge "2024-02-29T23:59:59"`,
-			ftTime(t, ftCol("created"), store.OpGe, "2024-02-29T23:59:59Z")},
+			ftTime(ftCol("created"), store.OpGe, "2024-02-29T23:59:59Z")},
 		{"dateTime/many fraction digits", kindGroup, `meta.lastModified lt "2024-01-01T00:00:00.1234567891234Z"`,
-			ftTime(t, ftCol("last_modified"), store.OpLt, "2024-01-01T00:00:00.123456789Z")},
+			ftTime(ftCol("last_modified"), store.OpLt, "2024-01-01T00:00:00.123456789Z")},
 		{"dateTime/eq", kindGroup, `meta.created eq "2024-01-01T00:00:00+02:00"`,
-			ftTime(t, ftCol("created"), store.OpEq, "2023-12-31T22:00:00Z")},
+			ftTime(ftCol("created"), store.OpEq, "2023-12-31T22:00:00Z")},
 
 		// null.
 		{"null/eq", kindUser, `title eq null`, store.Not{Cond: store.Present{Field: ftPath("title")}}},
@@ -320,13 +323,19 @@ func filterCases(t *testing.T) []filterTestCase {
 		{"injection/escaped quote", kindUser, `userName eq "x\"; DROP TABLE users; --"`,
 			ftCI(ftCol("user_name"), store.OpEq, `x"; DROP TABLE users; --`)},
 		{"injection/in json path value", kindUser, `title eq "') OR 1=1 --"`, ftCI(ftPath("title"), store.OpEq, "') OR 1=1 --")},
+		{"brackets/bracket characters in a string", kindUser, `emails[value eq "a]b[c"] and title eq "[x]"`, store.And{
+			ftAnyOf("emails", ftCI(ftPath("value"), store.OpEq, "a]b[c")),
+			ftCI(ftPath("title"), store.OpEq, "[x]"),
+		}},
+		{"brackets/lower-case unicode escape", kindUser, `emails[value eq "\u00e9\u00ea"]`,
+			ftAnyOf("emails", ftCI(ftPath("value"), store.OpEq, "éê"))},
 		{"injection/in brackets", kindUser, `emails[value eq "a\" or 1=1 --"]`,
 			ftAnyOf("emails", ftCI(ftPath("value"), store.OpEq, `a" or 1=1 --`))},
 	}
 }
 
 func TestParseFilter(t *testing.T) {
-	for _, tc := range filterCases(t) {
+	for _, tc := range filterCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := parseFilter(tc.kind, tc.filter)
 			if err != nil {
@@ -443,7 +452,7 @@ func filterErrorCases() []filterTestErrorCase {
 		// Limits.
 		{"10,000 characters", kindUser, long, `filter is longer than 4096 bytes`},
 		{"too many comparisons", kindUser, ors, `the filter has more than 200 comparisons`},
-		{"too deep", kindUser, deep, `the filter is nested more than 32 levels deep`},
+		{"too deep", kindUser, deep, `the filter is nested more than 16 levels deep`},
 	}
 }
 
@@ -523,8 +532,8 @@ func checkFilterCond(t *testing.T, kind resourceKind, c store.Cond) {
 		}
 	}
 	walk = func(c store.Cond, inElem bool, depth int) {
-		if depth > 3*maxFilterDepth {
-			t.Fatalf("condition deeper than %d", 3*maxFilterDepth)
+		if depth > maxCondDepth {
+			t.Fatalf("condition deeper than %d", maxCondDepth)
 		}
 		switch c := c.(type) {
 		case store.Compare:
@@ -600,7 +609,7 @@ func checkFilterCond(t *testing.T, kind resourceKind, c store.Cond) {
 }
 
 func FuzzParseFilter(f *testing.F) {
-	for _, tc := range filterCases(&testing.T{}) {
+	for _, tc := range filterCases() {
 		f.Add(tc.filter)
 	}
 	for _, tc := range filterErrorCases() {
@@ -613,6 +622,11 @@ func FuzzParseFilter(f *testing.F) {
 			c, err := parseFilter(kind, filter)
 			if err != nil {
 				requireInvalidFilter(t, err)
+				// Our syntax check mirrors the parser's grammar: when the
+				// check passes, the parser must too.
+				if err == errFilterSyntax {
+					t.Fatalf("parseFilter(%s, %q): the syntax check passed but the parser failed", kind, filter)
+				}
 				continue
 			}
 			if c == nil {
@@ -624,7 +638,7 @@ func FuzzParseFilter(f *testing.F) {
 	})
 }
 
-func TestFormatCond(t *testing.T) {
+func TestFilterFormatCond(t *testing.T) {
 	c, err := parseFilter(kindUser, `userName eq "x" and (emails[type eq "work"] or emails pr) and not (meta.created gt "2024-01-01T00:00:00Z") and groups.value eq "g"`)
 	if err != nil {
 		t.Fatal(err)
@@ -632,5 +646,86 @@ func TestFormatCond(t *testing.T) {
 	want := `(user_name eq "x"/i and ($.emails[type eq "work"/i] or $.emails[*]) and not (created gt 2024-01-01T00:00:00Z) and inGroup("g"))`
 	if got := formatCond(c); got != want {
 		t.Errorf("formatCond\n got %s\nwant %s", got, want)
+	}
+}
+
+func TestParseFilterManyComparisons(t *testing.T) {
+	var parts []string
+	var want store.Or
+	for i := range 80 { // 80 UUIDs fill about 3,800 bytes
+		id := fmt.Sprintf("%08x-0000-4000-8000-%012x", i, i)
+		parts = append(parts, `id eq "`+id+`"`)
+		want = append(want, ftCX(ftCol("id"), store.OpEq, id))
+	}
+	f := strings.Join(parts, " or ")
+	if len(f) > maxFilterLength {
+		t.Fatalf("test filter is %d bytes", len(f))
+	}
+	got, err := parseFilter(kindUser, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got %s", formatCond(got))
+	}
+}
+
+// The catalog has no decimal or integer attribute yet; check the number
+// rules on made-up ones.
+func TestFilterCompareNumbers(t *testing.T) {
+	dec := &attrDef{Name: "weight", Type: attrTypeDecimal}
+	integer := &attrDef{Name: "age", Type: attrTypeInteger}
+	f := ftPath("x")
+	tests := []struct {
+		attr   *attrDef
+		op     filter.CompareOperator
+		value  any
+		want   store.Cond
+		detail string
+	}{
+		{dec, filter.GT, json.Number("1.5"), store.Compare{Field: f, Op: store.OpGt, Kind: store.KindNumber, Value: 1.5}, ""},
+		{dec, filter.EQ, json.Number("-2e3"), store.Compare{Field: f, Op: store.OpEq, Kind: store.KindNumber, Value: -2000.0}, ""},
+		{integer, filter.LE, json.Number("42"), store.Compare{Field: f, Op: store.OpLe, Kind: store.KindNumber, Value: 42.0}, ""},
+		{integer, filter.EQ, json.Number("1.5"), nil, `"age": 1.5 is not an integer`},
+		{integer, filter.EQ, json.Number("99999999999999999999"), nil, `"age": 99999999999999999999 is not an integer`},
+		{dec, filter.EQ, json.Number("1e999"), nil, `"weight": 1e999 is out of range`},
+		{dec, filter.EQ, "1.5", nil, `"weight": "1.5" is not a number`},
+		{dec, filter.CO, json.Number("1"), nil, `"weight" is decimal: co is not defined for it`},
+		{integer, filter.SW, json.Number("1"), nil, `"age" is integer: sw is not defined for it`},
+	}
+	for _, tc := range tests {
+		got, err := compareCond(f, tc.attr, tc.op, tc.value)
+		if tc.detail != "" {
+			if detail := requireInvalidFilter(t, err); detail != tc.detail {
+				t.Errorf("%s %s %v: detail %q, want %q", tc.attr.Name, tc.op, tc.value, detail, tc.detail)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s %s %v = %#v, %v; want %#v", tc.attr.Name, tc.op, tc.value, got, err, tc.want)
+		}
+	}
+}
+
+// TestFilterDepthLimits checks that the deepest filters the syntax limit lets
+// through stay within maxCondDepth, and so within the store's limit.
+func TestFilterDepthLimits(t *testing.T) {
+	n := maxFilterDepth
+	for name, f := range map[string]string{
+		"parentheses": strings.Repeat(`title pr and (nickName pr or (`, n/2) + "locale pr" + strings.Repeat("))", n/2),
+		"not":         strings.Repeat(`title pr and not (nickName pr or not (`, n/2) + "locale pr" + strings.Repeat("))", n/2),
+		"alternating": strings.Repeat(`title pr or nickName pr and not (`, n) + "locale pr" + strings.Repeat(")", n),
+		"brackets":    strings.Repeat(`title pr and not (nickName pr or not (`, n/2-2) + `emails[not (type pr and not (value pr))]` + strings.Repeat("))", n/2-2),
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, err := parseFilter(kindUser, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := condDepth(c); d > maxCondDepth || d < n {
+				t.Errorf("depth %d, want between %d and %d", d, n, maxCondDepth)
+			}
+			checkFilterCond(t, kindUser, c)
+		})
 	}
 }

@@ -15,6 +15,9 @@
 package scim
 
 import (
+	"bytes"
+	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -85,6 +88,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/Users/") {
+		if err := normalizeBody(r, normalizePatchBody); err != nil {
+			h.internalError(w, r, err)
+			return
+		}
+	}
 	srv, err := elimity.NewServer(&elimity.ServerArgs{
 		ServiceProviderConfig: &elimity.ServiceProviderConfig{SupportFiltering: true, SupportPatch: true, MaxResults: maxCount},
 		ResourceTypes:         h.types,
@@ -94,6 +103,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srv.ServeHTTP(w, r)
+}
+
+// normalizeBody replaces r's body with fix(body). The server's body limit
+// has already read and bounded it, so this costs a copy, not a read.
+func normalizeBody(r *http.Request, fix func([]byte) []byte) error {
+	if r.Body == nil {
+		return nil
+	}
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(fix(body)))
+	return nil
 }
 
 // baseURL is the absolute URL of /scim/v2 for this request.

@@ -239,6 +239,8 @@ func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) 
 // Add. Version+1 and LastModified = now are written with the audit event,
 // and the group is returned as opts asks. An error from fn rolls back and is
 // returned as is; a member to add that is not a user is [ErrUnknownMember].
+// fn runs inside the transaction: it must be quick and must not write
+// through the store.
 func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (MemberChanges, error), ev Event, opts GroupOptions) (*Group, error) {
 	var out *Group
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
@@ -382,15 +384,16 @@ func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event) error {
 		return notFound("Group", id)
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		// Lock the group first, as UpdateGroup does, so the two queue
+		// rather than deadlock over its membership rows.
+		if _, err := loadGroup(ctx, tx, id, s.d.forUpdate()); err != nil {
+			return err
+		}
 		if _, err := exec(ctx, tx, `DELETE FROM group_members WHERE group_id = ?`, id); err != nil {
 			return fmt.Errorf("delete members: %w", err)
 		}
-		n, err := exec(ctx, tx, `DELETE FROM groups WHERE id = ?`, id)
-		if err != nil {
+		if _, err := exec(ctx, tx, `DELETE FROM groups WHERE id = ?`, id); err != nil {
 			return err
-		}
-		if n == 0 {
-			return notFound("Group", id)
 		}
 		return s.insertEvent(ctx, tx, s.stamp(ev, "Group", id))
 	})

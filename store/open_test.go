@@ -88,3 +88,15 @@ func TestUserNameEqUsesIndex(t *testing.T) {
 		})
 	}
 }
+
+func TestOpenPostgresqlScheme(t *testing.T) {
+	url := "postgresql://" + strings.TrimPrefix(storetest.PostgresURL(t), "postgres://")
+	s, err := store.Open(t.Context(), url)
+	if err != nil {
+		t.Fatalf("Open(postgresql://...): %v", err)
+	}
+	defer s.Close()
+	if s.Dialect() != "postgres" {
+		t.Errorf("Dialect() = %q", s.Dialect())
+	}
+}

@@ -86,7 +86,10 @@ func pgCode(err error) string {
 // server round, so both dialects store the same instant.
 func (postgresDialect) timeArg(t time.Time) any { return t.UTC().Truncate(time.Microsecond) }
 
-func (postgresDialect) forUpdate() string { return " FOR UPDATE" }
+// forUpdate takes FOR NO KEY UPDATE, the lock an UPDATE that keeps the
+// primary key takes anyway: concurrent updates of the row queue behind it,
+// while inserting a row that references it (a membership) does not.
+func (postgresDialect) forUpdate() string { return " FOR NO KEY UPDATE" }
 
 // readOptions: REPEATABLE READ so that a count and its page agree.
 func (postgresDialect) readOptions() *sql.TxOptions {

@@ -116,7 +116,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (*User, error) {
 	var u *User
 	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
 		var err error
-		u, err = s.loadUser(ctx, tx, id, "")
+		u, err = loadUser(ctx, tx, id, "")
 		return err
 	})
 	if err != nil {
@@ -127,7 +127,7 @@ func (s *Store) GetUser(ctx context.Context, id string) (*User, error) {
 
 // loadUser reads the user id and its groups with q; lock is appended to
 // the row's SELECT.
-func (s *Store) loadUser(ctx context.Context, q querier, id, lock string) (*User, error) {
+func loadUser(ctx context.Context, q querier, id, lock string) (*User, error) {
 	if !validText(id) {
 		return nil, notFound("User", id)
 	}
@@ -236,11 +236,12 @@ func offset(startIndex int) int {
 // change u.Attributes, then writes the attributes and their derived
 // columns, Version+1, LastModified = now, and the audit event. An error from
 // fn rolls everything back and is returned as is. Changes fn makes to other
-// fields are ignored.
+// fields are ignored. fn runs inside the transaction: it must be quick and
+// must not write through the store (on SQLite that waits for itself).
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) error, ev Event) (*User, error) {
 	var out *User
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-		u, err := s.loadUser(ctx, tx, id, s.d.forUpdate())
+		u, err := loadUser(ctx, tx, id, s.d.forUpdate())
 		if err != nil {
 			return err
 		}

@@ -23,29 +23,37 @@ const maxAuditLimit = 10000
 type auditOpts struct {
 	CorrelationID string
 	ResourceID    string
+	Actor         string
 	Since         string
+	Until         string
 	Limit         int
 	JSON          bool
 
-	since time.Time // Since, parsed by Validate
+	since, until time.Time // Since and Until, parsed by Validate
 }
 
 func (o *auditOpts) Validate() error {
 	var errs []error
-	since, err := parseSince(o.Since, time.Now())
-	if err != nil {
-		errs = append(errs, err)
+	now := time.Now()
+	var err error
+	if o.since, err = parseTime(o.Since, now); err != nil {
+		errs = append(errs, fmt.Errorf("--since %w", err))
 	}
-	o.since = since
+	if o.until, err = parseTime(o.Until, now); err != nil {
+		errs = append(errs, fmt.Errorf("--until %w", err))
+	}
+	if !o.since.IsZero() && !o.until.IsZero() && !o.since.Before(o.until) {
+		errs = append(errs, fmt.Errorf("--since %s is not before --until %s", o.Since, o.Until))
+	}
 	if o.Limit < 1 || o.Limit > maxAuditLimit {
 		errs = append(errs, fmt.Errorf("--limit must be between 1 and %d, got %d", maxAuditLimit, o.Limit))
 	}
 	return errors.Join(errs...)
 }
 
-// parseSince reads --since: an RFC 3339 time, or a duration meaning that
-// long before now. Empty means no lower bound.
-func parseSince(s string, now time.Time) (time.Time, error) {
+// parseTime reads --since and --until: an RFC 3339 time, or a duration
+// meaning that long before now. Empty means no bound.
+func parseTime(s string, now time.Time) (time.Time, error) {
 	if s == "" {
 		return time.Time{}, nil
 	}
@@ -55,7 +63,7 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil && d >= 0 {
 		return now.Add(-d), nil
 	}
-	return time.Time{}, fmt.Errorf("--since %q: want an RFC 3339 time (2026-11-29T19:40:00Z) or a duration before now (90m, 24h)", s)
+	return time.Time{}, fmt.Errorf("%q: want an RFC 3339 time (2026-11-29T19:40:00Z) or a duration before now (90m, 24h)", s)
 }
 
 func (a *app) auditCmd() *cobra.Command {
@@ -78,7 +86,9 @@ correlation id, which is also the X-Correlation-ID of the HTTP response.`,
 				events, err := st.ListEvents(cmd.Context(), store.AuditQuery{
 					CorrelationID: opts.CorrelationID,
 					ResourceID:    opts.ResourceID,
+					Actor:         opts.Actor,
 					Since:         opts.since,
+					Until:         opts.until,
 					Limit:         opts.Limit,
 				})
 				if err != nil {
@@ -98,7 +108,9 @@ correlation id, which is also the X-Correlation-ID of the HTTP response.`,
 	f := cmd.Flags()
 	f.StringVar(&opts.CorrelationID, "correlation-id", "", "only events with this correlation id")
 	f.StringVar(&opts.ResourceID, "resource-id", "", "only events about this resource (a SCIM id, or a token name)")
+	f.StringVar(&opts.Actor, "actor", "", "only events by this actor (a token name, an OIDC subject, or cli)")
 	f.StringVar(&opts.Since, "since", "", "only events at or after this time: RFC 3339, or a duration before now such as 1h")
+	f.StringVar(&opts.Until, "until", "", "only events before this time: RFC 3339, or a duration before now")
 	f.IntVar(&opts.Limit, "limit", 100, "at most this many events")
 	f.BoolVar(&opts.JSON, "json", false, "print JSON lines")
 	return cmd

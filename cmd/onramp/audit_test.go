@@ -13,75 +13,80 @@ import (
 
 func TestAudit(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	b.createToken(t, "okta", "scim:read")
-	b.createToken(t, "auditor", "audit:read")
-	b.mustRun(t, "token", "revoke", "okta")
+	eachDatabase(t, true, func(t *testing.T, b *testBundle) {
+		b.createToken(t, "okta", "scim:read")
+		b.createToken(t, "auditor", "audit:read")
+		b.mustRun(t, "token", "revoke", "okta")
 
-	// One JSON object per line, snake_case keys, newest first.
-	r := b.mustRun(t, "audit", "--json")
-	var all []map[string]any
-	for _, line := range strings.Split(strings.TrimRight(r.stdout, "\n"), "\n") {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("line %q is not JSON: %v", line, err)
+		// One JSON object per line, snake_case keys, newest first.
+		r := b.mustRun(t, "audit", "--json")
+		var all []map[string]any
+		for _, line := range strings.Split(strings.TrimRight(r.stdout, "\n"), "\n") {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(line), &m); err != nil {
+				t.Fatalf("line %q is not JSON: %v", line, err)
+			}
+			all = append(all, m)
 		}
-		all = append(all, m)
-	}
-	if len(all) != 3 {
-		t.Fatalf("want 3 events, got %d:\n%s", len(all), r.stdout)
-	}
-	wantKeys := []string{"action", "actor", "correlation_id", "outcome", "resource_id", "resource_type", "status", "summary", "time"}
-	var keys []string
-	for k := range all[0] {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	if !slices.Equal(keys, wantKeys) {
-		t.Errorf("JSON keys %v, want %v", keys, wantKeys)
-	}
-	if all[0]["action"] != "token.revoke" || all[0]["resource_id"] != "okta" || all[2]["resource_id"] != "okta" {
-		t.Errorf("events not newest first: %v", all)
-	}
-	if _, err := time.Parse(time.RFC3339, all[0]["time"].(string)); err != nil {
-		t.Errorf("time %q: %v", all[0]["time"], err)
-	}
-	corr := all[1]["correlation_id"].(string)
+		if len(all) != 3 {
+			t.Fatalf("want 3 events, got %d:\n%s", len(all), r.stdout)
+		}
+		wantKeys := []string{"action", "actor", "correlation_id", "outcome", "resource_id", "resource_type", "status", "summary", "time"}
+		var keys []string
+		for k := range all[0] {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, wantKeys) {
+			t.Errorf("JSON keys %v, want %v", keys, wantKeys)
+		}
+		if all[0]["action"] != "token.revoke" || all[0]["resource_id"] != "okta" || all[2]["resource_id"] != "okta" {
+			t.Errorf("events not newest first: %v", all)
+		}
+		if _, err := time.Parse(time.RFC3339, all[0]["time"].(string)); err != nil {
+			t.Errorf("time %q: %v", all[0]["time"], err)
+		}
+		corr := all[1]["correlation_id"].(string)
 
-	tests := []struct {
-		name      string
-		args      []string
-		wantLines int
-		want      []string // in stdout
-	}{
-		{"all", nil, 3, []string{"token.revoke", "token.create", "success -", "cli", "Token okta", "corr=" + corr}},
-		{"by resource", []string{"--resource-id", "okta"}, 2, []string{"revoked token okta", "created token okta"}},
-		{"by correlation id", []string{"--correlation-id", corr}, 1, []string{"created token auditor with scopes audit:read"}},
-		{"since a duration", []string{"--since", "1h"}, 3, nil},
-		{"since a time", []string{"--since", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 3, nil},
-		{"since the future", []string{"--since", "2999-01-01T00:00:00Z"}, 0, nil},
-		{"limit", []string{"--limit", "1"}, 1, []string{"token.revoke"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			r := b.mustRun(t, append([]string{"audit"}, tt.args...)...)
-			lines := 0
-			if r.stdout != "" {
-				lines = strings.Count(r.stdout, "\n")
-			}
-			if lines != tt.wantLines {
-				t.Errorf("%d lines, want %d:\n%s", lines, tt.wantLines, r.stdout)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(r.stdout, w) {
-					t.Errorf("output does not contain %q:\n%s", w, r.stdout)
+		tests := []struct {
+			name      string
+			args      []string
+			wantLines int
+			want      []string // in stdout
+		}{
+			{"all", nil, 3, []string{"token.revoke", "token.create", "success -", "cli", "Token okta", "corr=" + corr}},
+			{"by resource", []string{"--resource-id", "okta"}, 2, []string{"revoked token okta", "created token okta"}},
+			{"by correlation id", []string{"--correlation-id", corr}, 1, []string{"created token auditor with scopes audit:read"}},
+			{"since a duration", []string{"--since", "1h"}, 3, nil},
+			{"since a time", []string{"--since", time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)}, 3, nil},
+			{"since the future", []string{"--since", "2999-01-01T00:00:00Z"}, 0, nil},
+			{"until the past", []string{"--until", "2000-01-01T00:00:00Z"}, 0, nil},
+			{"until now", []string{"--since", "1h", "--until", "0s"}, 3, nil},
+			{"by actor", []string{"--actor", "cli"}, 3, nil},
+			{"by another actor", []string{"--actor", "okta"}, 0, nil},
+			{"limit", []string{"--limit", "1"}, 1, []string{"token.revoke"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				r := b.mustRun(t, append([]string{"audit"}, tt.args...)...)
+				lines := 0
+				if r.stdout != "" {
+					lines = strings.Count(r.stdout, "\n")
 				}
-			}
-			if tt.wantLines == 0 && !strings.Contains(r.stderr, "No audit events") {
-				t.Errorf("stderr %q", r.stderr)
-			}
-		})
-	}
+				if lines != tt.wantLines {
+					t.Errorf("%d lines, want %d:\n%s", lines, tt.wantLines, r.stdout)
+				}
+				for _, w := range tt.want {
+					if !strings.Contains(r.stdout, w) {
+						t.Errorf("output does not contain %q:\n%s", w, r.stdout)
+					}
+				}
+				if tt.wantLines == 0 && !strings.Contains(r.stderr, "No audit events") {
+					t.Errorf("stderr %q", r.stderr)
+				}
+			})
+		}
+	})
 }
 
 func TestWriteEvents(t *testing.T) {
@@ -112,7 +117,7 @@ func TestWriteEvents(t *testing.T) {
 	}
 }
 
-func TestParseSince(t *testing.T) {
+func TestParseTime(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -130,9 +135,9 @@ func TestParseSince(t *testing.T) {
 		{"yesterday", time.Time{}, true},
 	}
 	for _, tt := range tests {
-		got, err := parseSince(tt.in, now)
+		got, err := parseTime(tt.in, now)
 		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			t.Errorf("parseTime(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
 	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -10,6 +9,7 @@ import (
 
 	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
+	"github.com/onramp-dev/onramp/store/storetest"
 )
 
 // result is what one command line did.
@@ -24,11 +24,30 @@ type testBundle struct {
 	env      map[string]string // the environment the commands see
 }
 
+// setup returns a bundle on a new SQLite database.
 func setup(t *testing.T) *testBundle {
 	t.Helper()
-	return &testBundle{
-		database: "sqlite:" + filepath.Join(t.TempDir(), "onramp.db"),
-		env:      map[string]string{},
+	return &testBundle{database: storetest.SQLiteURL(t), env: map[string]string{}}
+}
+
+// eachDatabase runs fn as a subtest on a new SQLite database and on a new
+// PostgreSQL database (skipped without ONRAMP_TEST_POSTGRES_URL, failed in
+// CI), in parallel unless the test must run alone.
+func eachDatabase(t *testing.T, parallel bool, fn func(t *testing.T, b *testBundle)) {
+	t.Helper()
+	for _, db := range []struct {
+		name string
+		url  func(*testing.T) string
+	}{
+		{"sqlite", storetest.SQLiteURL},
+		{"postgres", storetest.PostgresURL},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
+			fn(t, &testBundle{database: db.url(t), env: map[string]string{}})
+		})
 	}
 }
 
@@ -129,16 +148,17 @@ func TestVersion(t *testing.T) {
 
 func TestMigrate(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
-	for range 2 { // migrating a migrated database is fine
-		r := b.mustRun(t, "migrate")
-		if !strings.Contains(r.stdout, "migrated") || !strings.Contains(r.stdout, b.database) {
-			t.Errorf("migrate said %q", r.stdout)
+	eachDatabase(t, true, func(t *testing.T, b *testBundle) {
+		for range 2 { // migrating a migrated database is fine
+			r := b.mustRun(t, "migrate")
+			if !strings.Contains(r.stdout, "migrated") || !strings.Contains(r.stdout, redactURL(b.database)) {
+				t.Errorf("migrate said %q", r.stdout)
+			}
 		}
-	}
-	if err := b.openStore(t).Ready(t.Context()); err != nil {
-		t.Errorf("store not ready after migrate: %v", err)
-	}
+		if err := b.openStore(t).Ready(t.Context()); err != nil {
+			t.Errorf("store not ready after migrate: %v", err)
+		}
+	})
 }
 
 // TestUsageErrors pins that mistakes exit non-zero with a message that says
@@ -160,6 +180,7 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"token", "list", "--bogus"}, nil, "unknown flag: --bogus"},
 		{"unknown command", []string{"frobnicate"}, nil, `unknown command "frobnicate"`},
 		{"bad since", []string{"audit", "--since", "yesterday"}, nil, `--since "yesterday"`},
+		{"since after until", []string{"audit", "--since", "1h", "--until", "2h"}, nil, "is not before --until"},
 		{"zero limit", []string{"audit", "--limit", "0"}, nil, "--limit must be between"},
 		{"bad listen", []string{"serve", "--listen", "8080"}, nil, `--listen "8080"`},
 		{"bad base url", []string{"serve", "--listen", "127.0.0.1:0", "--base-url", "onramp.example.com"}, nil, "--base-url"},
@@ -187,7 +208,7 @@ func TestUsageErrors(t *testing.T) {
 func TestDatabaseFromEnvironment(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	envDB := "sqlite:" + filepath.Join(t.TempDir(), "env.db")
+	envDB := storetest.SQLiteURL(t)
 	b.env["ONRAMP_DATABASE_URL"] = envDB
 
 	// No --database: the environment wins over the default.

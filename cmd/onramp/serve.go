@@ -110,7 +110,7 @@ func (a *app) serve(ctx context.Context, opts serveOpts) (err error) {
 		}
 		logger.Info("bootstrap token ensured", "token", bootstrapTokenName, "scopes", server.AllScopes())
 		if len(bootstrap) < 32 {
-			logger.Warn("ONRAMP_BOOTSTRAP_TOKEN is short; use a long random secret (e.g. from onramp token create) outside tests")
+			logger.Warn("ONRAMP_BOOTSTRAP_TOKEN is short; use a long random secret (openssl rand -hex 32) outside tests")
 		}
 	}
 
@@ -173,7 +173,7 @@ func ensureBootstrapToken(ctx context.Context, st *store.Store, secret string) e
 
 // baseURLFor is the URL a local client reaches the server at: --base-url
 // when given, else the listening address, with a wildcard host replaced by
-// loopback.
+// IPv4 loopback.
 func baseURLFor(baseURL string, addr net.Addr) string {
 	if baseURL != "" {
 		return strings.TrimRight(baseURL, "/")
@@ -183,10 +183,7 @@ func baseURLFor(baseURL string, addr net.Addr) string {
 		return "http://" + addr.String()
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-		if ip.To4() == nil {
-			host = "::1"
-		}
+		host = "127.0.0.1" // a wildcard listener on "tcp" takes IPv4 too
 	}
 	return "http://" + net.JoinHostPort(host, port)
 }

@@ -105,60 +105,61 @@ func get(t *testing.T, url, bearer string) int {
 // test process, which every running serve would take as its own.
 
 func TestServe(t *testing.T) {
-	b := setup(t)
-	const bootstrap = "bootstrap-secret-for-tests-0123456789"
-	b.env["ONRAMP_BOOTSTRAP_TOKEN"] = bootstrap
-	secret := b.createToken(t, "me", "scim:read") // a token created before serve works
+	eachDatabase(t, false, func(t *testing.T, b *testBundle) {
+		const bootstrap = "bootstrap-secret-for-tests-0123456789"
+		b.env["ONRAMP_BOOTSTRAP_TOKEN"] = bootstrap
+		secret := b.createToken(t, "me", "scim:read") // a token created before serve works
 
-	var stdout, stderr syncBuffer
-	s := b.startServe(t, b.newApp(&stdout, &stderr))
+		var stdout, stderr syncBuffer
+		s := b.startServe(t, b.newApp(&stdout, &stderr))
 
-	if code := get(t, s.url+"/healthz", ""); code != http.StatusOK {
-		t.Errorf("/healthz: %d", code)
-	}
-	if code := get(t, s.url+"/readyz", ""); code != http.StatusOK {
-		t.Errorf("/readyz: %d", code)
-	}
-	if code := get(t, s.url+"/scim/v2/Users", ""); code != http.StatusUnauthorized {
-		t.Errorf("/scim/v2/Users without a token: %d, want 401", code)
-	}
-	for name, bearer := range map[string]string{"bootstrap": bootstrap, "created": secret} {
-		if code := get(t, s.url+"/scim/v2/Users", bearer); code == http.StatusUnauthorized || code == http.StatusForbidden {
-			t.Errorf("/scim/v2/Users with the %s token: %d", name, code)
+		if code := get(t, s.url+"/healthz", ""); code != http.StatusOK {
+			t.Errorf("/healthz: %d", code)
 		}
-	}
-	if code := run(t.Context(), []string{"healthcheck", "--url", s.url + "/healthz"}, io.Discard, io.Discard); code != 0 {
-		t.Errorf("healthcheck against a running server: exit %d", code)
-	}
-
-	s.cancel()
-	if code := s.wait(t); code != 0 {
-		t.Errorf("exit %d after shutdown:\n%s", code, stderr.String())
-	}
-	log := stderr.String()
-	if strings.Contains(log, bootstrap) || strings.Contains(log, secret) {
-		t.Errorf("a secret reached the log:\n%s", log)
-	}
-	for _, msg := range []string{`"msg":"bootstrap token ensured"`, `"msg":"first steps"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
-		if !strings.Contains(log, msg) {
-			t.Errorf("log lacks %s:\n%s", msg, log)
+		if code := get(t, s.url+"/readyz", ""); code != http.StatusOK {
+			t.Errorf("/readyz: %d", code)
 		}
-	}
-	if stdout.String() != "" {
-		t.Errorf("serve wrote to stdout: %q", stdout.String())
-	}
+		if code := get(t, s.url+"/scim/v2/Users", ""); code != http.StatusUnauthorized {
+			t.Errorf("/scim/v2/Users without a token: %d, want 401", code)
+		}
+		for name, bearer := range map[string]string{"bootstrap": bootstrap, "created": secret} {
+			if code := get(t, s.url+"/scim/v2/Users", bearer); code == http.StatusUnauthorized || code == http.StatusForbidden {
+				t.Errorf("/scim/v2/Users with the %s token: %d", name, code)
+			}
+		}
+		if code := run(t.Context(), []string{"healthcheck", "--url", s.url + "/healthz"}, io.Discard, io.Discard); code != 0 {
+			t.Errorf("healthcheck against a running server: exit %d", code)
+		}
 
-	// A second start with the same secret keeps one bootstrap token.
-	var stderr2 syncBuffer
-	s = b.startServe(t, b.newApp(&stdout, &stderr2))
-	s.cancel()
-	if code := s.wait(t); code != 0 {
-		t.Errorf("second run: exit %d:\n%s", code, stderr2.String())
-	}
-	r := b.mustRun(t, "token", "list")
-	if strings.Count(r.stdout, "bootstrap") != 1 {
-		t.Errorf("token list after two starts:\n%s", r.stdout)
-	}
+		s.cancel()
+		if code := s.wait(t); code != 0 {
+			t.Errorf("exit %d after shutdown:\n%s", code, stderr.String())
+		}
+		log := stderr.String()
+		if strings.Contains(log, bootstrap) || strings.Contains(log, secret) {
+			t.Errorf("a secret reached the log:\n%s", log)
+		}
+		for _, msg := range []string{`"msg":"bootstrap token ensured"`, `"msg":"first steps"`, `"msg":"shutting down"`, `"msg":"stopped"`} {
+			if !strings.Contains(log, msg) {
+				t.Errorf("log lacks %s:\n%s", msg, log)
+			}
+		}
+		if stdout.String() != "" {
+			t.Errorf("serve wrote to stdout: %q", stdout.String())
+		}
+
+		// A second start with the same secret keeps one bootstrap token.
+		var stderr2 syncBuffer
+		s = b.startServe(t, b.newApp(&stdout, &stderr2))
+		s.cancel()
+		if code := s.wait(t); code != 0 {
+			t.Errorf("second run: exit %d:\n%s", code, stderr2.String())
+		}
+		r := b.mustRun(t, "token", "list")
+		if strings.Count(r.stdout, "bootstrap") != 1 {
+			t.Errorf("token list after two starts:\n%s", r.stdout)
+		}
+	})
 }
 
 // TestServeGracefulShutdown pins that SIGTERM lets a request in flight
@@ -305,7 +306,8 @@ func TestBaseURLFor(t *testing.T) {
 	}{
 		{"", "127.0.0.1:8080", "http://127.0.0.1:8080"},
 		{"", "0.0.0.0:8080", "http://127.0.0.1:8080"},
-		{"", "[::]:8080", "http://[::1]:8080"},
+		{"", "[::]:8080", "http://127.0.0.1:8080"},
+		{"", "[::1]:8080", "http://[::1]:8080"},
 		{"https://onramp.example.com/", "0.0.0.0:8080", "https://onramp.example.com"},
 	}
 	for _, tt := range tests {

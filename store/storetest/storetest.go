@@ -6,6 +6,9 @@
 // [OpenPostgres] return migrated stores; [SQLiteURL] and [PostgresURL]
 // return URLs for a binary under test to open itself.
 //
+// [RunMigrate] checks the migration lifecycle (Ready before and after
+// Migrate) on a database of either dialect.
+//
 // A change of behaviour in store belongs here first, as a case that runs on
 // both dialects.
 package storetest
@@ -49,6 +52,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Pagination", testPagination},
 		{"ConcurrentGroupAdds", testConcurrentGroupAdds},
 		{"ConcurrentUserUpdates", testConcurrentUserUpdates},
+		{"ConcurrentMixedWrites", testConcurrentMixedWrites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -102,6 +102,13 @@ func testUserUniqueness(t *testing.T, s *store.Store) {
 	// A freed name is free.
 	wantNoErr(t, "DeleteUser", s.DeleteUser(ctx, a.ID, event("user.delete")))
 	createUser(t, s, attrs{"userName": "bjensen"})
+
+	// Case is folded for ASCII letters only, on every dialect alike (SQLite's
+	// lower(), and PostgreSQL's in the "C" collation).
+	createUser(t, s, attrs{"userName": "émile"})
+	createUser(t, s, attrs{"userName": "Émile"})
+	err = s.CreateUser(ctx, &store.User{Attributes: attrs{"userName": "ÉMILE"}}, event("user.create"))
+	wantErr(t, "CreateUser(ÉMILE) after Émile", err, store.ErrAlreadyExists)
 }
 
 // testAttributesRoundTrip: what goes in comes out equal, on every dialect.
