@@ -21,12 +21,8 @@ run: build ## build, then serve on 127.0.0.1:8080 with sqlite:onramp.db
 	./$(BIN) serve --listen 127.0.0.1:8080 --database sqlite:onramp.db
 
 .PHONY: test
-test: ## run every test (starts a throwaway PostgreSQL when it can)
+test: ## run every test, with the race detector (starts a throwaway PostgreSQL when it can)
 	scripts/test.sh
-
-.PHONY: test-race
-test-race: ## run every test with the race detector
-	scripts/test.sh -race
 
 .PHONY: bench
 bench: ## run the benchmarks

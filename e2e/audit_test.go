@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"regexp"
 	"slices"
@@ -160,7 +161,7 @@ func TestCorrelationAndAudit(t *testing.T) {
 						return nil
 					}
 				}
-				return errString("no log record with correlation_id " + corr)
+				return errors.New("no log record with correlation_id " + corr)
 			})
 			if n, _ := getNum(line, "status"); n != http.StatusCreated {
 				t.Errorf("the request's log line has status %v, want 201: %v", line["status"], line)
@@ -197,7 +198,3 @@ func auditEvents(t *testing.T, inst *instance, args ...string) []map[string]any 
 	}
 	return evs
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }

@@ -2,8 +2,11 @@ package e2e
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/onramp-dev/onramp/store/storetest"
 )
 
 func TestAuth(t *testing.T) {
@@ -88,6 +91,23 @@ func TestAuth(t *testing.T) {
 			}
 		})
 
+		t.Run("write-only and admin tokens", func(t *testing.T) {
+			w := lastLine(inst.mustCLI(t, "token", "create", "--name", "writer", "--scopes", "scim:write").Stdout)
+			a := lastLine(inst.mustCLI(t, "token", "create", "--name", "admin-only", "--scopes", "admin:read,admin:write,audit:read").Stdout)
+
+			r := inst.do(t, http.MethodPost, "/scim/v2/Users", userBody(uniq("by.writer"), nil),
+				withToken(w), withHeader("X-Correlation-ID", "e2e-writer-create"))
+			mustStatus(t, r, http.StatusCreated)
+			checkSCIMError(t, inst.do(t, http.MethodGet, "/scim/v2/Users", nil, withToken(w)), http.StatusForbidden, "")
+			checkSCIMError(t, inst.do(t, http.MethodGet, "/scim/v2/Users", nil, withToken(a)), http.StatusForbidden, "")
+			checkSCIMError(t, inst.do(t, http.MethodPost, "/scim/v2/Users", userBody(uniq("by.admin"), nil), withToken(a)), http.StatusForbidden, "")
+
+			evs := auditEvents(t, inst, "--correlation-id", "e2e-writer-create")
+			if len(evs) != 1 || evs[0]["actor"] != "writer" {
+				t.Errorf("audit of a create by token writer: %v, want one event with actor writer", evs)
+			}
+		})
+
 		t.Run("bootstrap token still works", func(t *testing.T) {
 			mustStatus(t, inst.do(t, http.MethodGet, "/scim/v2/Users", nil), http.StatusOK)
 		})
@@ -108,4 +128,74 @@ func hasTokenLine(table, name string) bool {
 		}
 	}
 	return false
+}
+
+// TestDatabasePasswordNotLogged starts the server with a PostgreSQL URL that
+// carries a password, in the user info and in the query: it appears in no
+// log line and no CLI output. (The test server trusts local connections, so
+// any password works.)
+func TestDatabasePasswordNotLogged(t *testing.T) {
+	t.Parallel()
+	for _, form := range []string{"userinfo", "query"} {
+		t.Run(form, func(t *testing.T) {
+			t.Parallel()
+			u, err := url.Parse(storetest.PostgresURL(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			password := "e2e-db-password-" + randHex(8)
+			if form == "userinfo" {
+				u.User = url.UserPassword(u.User.Username(), password)
+			} else {
+				q := u.Query()
+				q.Set("password", password)
+				u.RawQuery = q.Encode()
+			}
+			inst := startOnramp(t, u.String())
+			mustCreateUser(t, inst, uniq("pw"))
+			checkSCIMError(t, inst.do(t, http.MethodGet, "/scim/v2/Users?filter=bad", nil), http.StatusBadRequest, "invalidFilter")
+			out := inst.mustCLI(t, "token", "list")
+			audit := inst.mustCLI(t, "audit")
+			bad := inst.cli(t, "token", "revoke", "no-such-token")
+			inst.stop(t)
+			for what, text := range map[string]string{
+				"server log":            inst.stderr.String() + inst.stdout.String(),
+				"token list":            out.Stdout + out.Stderr,
+				"audit":                 audit.Stdout + audit.Stderr,
+				"a failing CLI command": bad.Stdout + bad.Stderr,
+			} {
+				if strings.Contains(text, password) {
+					t.Errorf("the %s shows the database password", what)
+				}
+			}
+		})
+	}
+}
+
+// TestUnreachableDatabase: with a database that refuses connections, serve
+// and the CLI exit non-zero at once with a message that names the problem
+// but not the password.
+func TestUnreachableDatabase(t *testing.T) {
+	t.Parallel()
+	bin := copyBinary(t)
+	password := "e2e-db-password-" + randHex(8)
+	db := "postgres://onramp:" + password + "@127.0.0.1:1/onramp?sslmode=disable&password=" + password
+	for _, args := range [][]string{
+		{"serve", "--listen", "127.0.0.1:0", "--database", db},
+		{"token", "list", "--database", db},
+		{"audit", "--database", db},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			res := runCLI(t, bin, args...)
+			if res.Err == nil {
+				t.Errorf("onramp %s with an unreachable database exited 0", args[0])
+			}
+			if strings.Contains(res.Stdout+res.Stderr, password) {
+				t.Errorf("onramp %s printed the database password:\n%s", args[0], res.Stderr)
+			}
+			if !strings.Contains(res.Stderr, "127.0.0.1:1") {
+				t.Errorf("onramp %s: the error does not say which database failed:\n%s", args[0], res.Stderr)
+			}
+		})
+	}
 }

@@ -421,7 +421,7 @@ func op(name, path string, value any) map[string]any {
 	return o
 }
 
-// memberValues is the sorted member ids of the group at path.
+// memberValues is the sorted member ids of a group.
 func (inst *instance) memberValues(t *testing.T, groupID string) []string {
 	t.Helper()
 	return values(getList(inst.mustGet(t, "/scim/v2/Groups/"+groupID), "members"))

@@ -91,18 +91,32 @@ func TestErrors(t *testing.T) {
 			})
 		}
 
-		// Odd but possible requests: each may be served or refused with a
+		// Odd but possible requests (long values are random, so that PostgreSQL
+		// cannot compress them below its index row limit): each may be served or refused with a
 		// 4xx, but never answered 500, and none may leave a partial write.
 		maxFilter := `userName eq "u0"`
 		for i := 1; len(maxFilter) < 4000; i++ {
 			maxFilter += fmt.Sprintf(` or userName eq "u%d"`, i)
 		}
 		nul := "nul\u0000byte-" + randHex(4)
+		// Member lists as long as the body limit allows: one user named
+		// 15,000 times, and 15,000 users that do not exist.
+		var sameMember, ghostMembers []map[string]any
+		for range 15000 {
+			sameMember = append(sameMember, map[string]any{"value": uid})
+			ghostMembers = append(ghostMembers, map[string]any{"value": randHex(16)})
+		}
 		for _, tc := range []struct {
 			name         string
 			method, path string
 			body         any
 		}{
+			{"group with one member named 15,000 times", http.MethodPost, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": uniq("Crowded"), "members": sameMember}},
+			{"group with 15,000 unknown members", http.MethodPost, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": uniq("Ghosts"), "members": ghostMembers}},
+			{"PATCH add one member 15,000 times", http.MethodPatch, "/scim/v2/Groups/" + gid, patchBody(op("add", "members", sameMember))},
+			{"PATCH add 15,000 unknown members", http.MethodPatch, "/scim/v2/Groups/" + gid, patchBody(op("add", "members", ghostMembers))},
+			{"PATCH remove 15,000 unknown members", http.MethodPatch, "/scim/v2/Groups/" + gid, patchBody(op("remove", "members", ghostMembers))},
+			{"PUT group with 15,000 unknown members", http.MethodPut, "/scim/v2/Groups/" + gid, map[string]any{"schemas": []string{groupURN}, "displayName": uniq("Ghosts Put"), "members": ghostMembers}},
 			{"startIndex max int64", http.MethodGet, "/scim/v2/Users?startIndex=9223372036854775807&count=10", nil},
 			{"startIndex overflows int64", http.MethodGet, "/scim/v2/Users?startIndex=9223372036854775808", nil},
 			{"count over int32", http.MethodGet, "/scim/v2/Users?count=2147483648", nil},
@@ -120,6 +134,14 @@ func TestErrors(t *testing.T) {
 			{"displayName with NUL", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + userURN + `"],"userName":"nul-dn-` + randHex(4) + `","displayName":"a\u0000b"}`},
 			{"group displayName with NUL", http.MethodPost, "/scim/v2/Groups", `{"schemas":["` + groupURN + `"],"displayName":"` + nul + `"}`},
 			{"lone surrogate", http.MethodPost, "/scim/v2/Users", `{"schemas":["` + userURN + `"],"userName":"sur-\ud800-` + randHex(4) + `"}`},
+			{"userName of 3,000 characters", http.MethodPost, "/scim/v2/Users", userBody("long-"+randHex(1500), nil)},
+			{"userName of 10,000 characters", http.MethodPost, "/scim/v2/Users", userBody("long-"+randHex(5000), nil)},
+			{"externalId of 10,000 characters", http.MethodPost, "/scim/v2/Users", userBody(uniq("longext"), map[string]any{"externalId": randHex(5000)})},
+			{"displayName of 10,000 characters", http.MethodPost, "/scim/v2/Users", userBody(uniq("longdn"), map[string]any{"displayName": randHex(5000)})},
+			{"group displayName of 10,000 characters", http.MethodPost, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": randHex(5000)}},
+			{"group externalId of 10,000 characters", http.MethodPost, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": uniq("longgext"), "externalId": randHex(5000)}},
+			{"PATCH externalId to 10,000 characters", http.MethodPatch, "/scim/v2/Users/" + uid, patchBody(op("replace", "externalId", randHex(5000)))},
+			{"filter on a 4,000-character value", http.MethodGet, "/scim/v2/Users?" + filterQuery(`userName eq "`+randHex(2000)+`"`), nil},
 			{"PATCH collection", http.MethodPatch, "/scim/v2/Users", patchBody(op("replace", "active", false))},
 			{"DELETE collection", http.MethodDelete, "/scim/v2/Users", nil},
 			{"PUT collection", http.MethodPut, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}, "displayName": "x"}},

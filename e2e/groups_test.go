@@ -21,6 +21,8 @@ func TestGroups(t *testing.T) {
 		t.Run("ConcurrentMemberAdds", func(t *testing.T) { t.Parallel(); testConcurrentMemberAdds(t, inst) })
 		t.Run("Filters", func(t *testing.T) { t.Parallel(); testGroupFilters(t, inst) })
 		t.Run("UserWritesKeepMemberships", func(t *testing.T) { t.Parallel(); testUserWritesKeepMemberships(t, inst) })
+		t.Run("DuplicateMembers", func(t *testing.T) { t.Parallel(); testGroupDuplicateMembers(t, inst) })
+		t.Run("Pagination", func(t *testing.T) { t.Parallel(); testGroupPagination(t, inst) })
 		t.Run("MembershipChurn", func(t *testing.T) { t.Parallel(); testMembershipChurn(t, inst) })
 	})
 }
@@ -107,6 +109,13 @@ func testGroupMembership(t *testing.T, inst *instance) {
 		}
 	})
 
+	t.Run("users by group", func(t *testing.T) {
+		f := fmt.Sprintf(`groups.value eq %q`, gid)
+		if got := sortedIDs(inst.list(t, "/scim/v2/Users?"+filterQuery(f))); !slices.Equal(got, []string{u1}) {
+			t.Errorf("filter %s: %v, want [%s]", f, got, u1)
+		}
+	})
+
 	t.Run("Entra membership check", func(t *testing.T) {
 		for _, tc := range []struct {
 			user string
@@ -139,6 +148,51 @@ func testGroupUniqueness(t *testing.T, inst *instance) {
 	m := inst.list(t, "/scim/v2/Groups?"+filterQuery(fmt.Sprintf("displayName eq %q", name)))
 	if got := sortedIDs(m); !slices.Equal(got, []string{first}) {
 		t.Errorf("groups named %q: %v, want only %s", name, got, first)
+	}
+}
+
+// testGroupDuplicateMembers: naming a member twice makes it a member once.
+func testGroupDuplicateMembers(t *testing.T, inst *instance) {
+	u := mustCreateUser(t, inst, uniq("twice"))
+	gid := mustCreateGroup(t, inst, uniq("Twice"), u, u)
+	if got := inst.memberValues(t, gid); !slices.Equal(got, []string{u}) {
+		t.Errorf("members %v, want [%s]", got, u)
+	}
+	patchAndGet(t, inst, "/scim/v2/Groups/"+gid, op("add", "members", []any{map[string]any{"value": u}, map[string]any{"value": u}}))
+	if got := inst.memberValues(t, gid); !slices.Equal(got, []string{u}) {
+		t.Errorf("after adding it twice more: members %v, want [%s]", got, u)
+	}
+	r := inst.do(t, http.MethodPut, "/scim/v2/Groups/"+gid, map[string]any{
+		"schemas": []string{groupURN}, "displayName": uniq("Twice Put"),
+		"members": []map[string]any{{"value": u}, {"value": "no-such-user-" + randHex(4)}},
+	})
+	checkSCIMError(t, r, http.StatusBadRequest, "invalidValue")
+	if got := inst.memberValues(t, gid); !slices.Equal(got, []string{u}) {
+		t.Errorf("a refused PUT changed members: %v, want [%s]", got, u)
+	}
+}
+
+// testGroupPagination pages through groups like users.
+func testGroupPagination(t *testing.T, inst *instance) {
+	p := uniq("gpage")
+	var ids []string
+	for i := range 3 {
+		ids = append(ids, mustCreateGroup(t, inst, fmt.Sprintf("%s %d", p, i)))
+	}
+	var seen []string
+	for start := 1; start <= 3; start++ {
+		m := inst.list(t, fmt.Sprintf("/scim/v2/Groups?startIndex=%d&count=1&%s", start, filterQuery(fmt.Sprintf("displayName sw %q", p))))
+		if n, _ := getNum(m, "itemsPerPage"); n != 1 {
+			t.Errorf("startIndex=%d&count=1: itemsPerPage %v", start, m["itemsPerPage"])
+		}
+		if n, _ := getNum(m, "totalResults"); n != 3 {
+			t.Errorf("startIndex=%d&count=1: totalResults %v, want 3", start, m["totalResults"])
+		}
+		seen = append(seen, idsInOrder(m)...)
+	}
+	slices.Sort(seen)
+	if !slices.Equal(seen, sorted(ids...)) {
+		t.Errorf("pages gave %v, want %v", seen, sorted(ids...))
 	}
 }
 

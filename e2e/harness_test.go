@@ -137,8 +137,8 @@ func forEachDB(t *testing.T, fn func(t *testing.T, db string)) {
 		name string
 		url  func(t *testing.T) string
 	}{
-		{"sqlite", func(t *testing.T) string { return storetest.SQLiteURL(t) }},
-		{"postgres", func(t *testing.T) string { return storetest.PostgresURL(t) }},
+		{"sqlite", storetest.SQLiteURL},
+		{"postgres", storetest.PostgresURL},
 	}
 	for _, d := range dbs {
 		t.Run(d.name, func(t *testing.T) {
@@ -292,6 +292,7 @@ func (inst *instance) cli(t *testing.T, args ...string) cliResult {
 	return runCLI(t, inst.bin, append(args, "--database", inst.db)...)
 }
 
+// cliResult is what a CLI command printed and how it exited.
 type cliResult struct {
 	Stdout, Stderr string
 	Err            error
@@ -307,6 +308,7 @@ func (inst *instance) mustCLI(t *testing.T, args ...string) cliResult {
 	return res
 }
 
+// runCLI runs the binary bin with args and waits for it to exit.
 func runCLI(t *testing.T, bin string, args ...string) cliResult {
 	t.Helper()
 	cmd := exec.Command(bin, args...)

@@ -275,10 +275,10 @@ func testPagination(t *testing.T, inst *instance) {
 			q := fmt.Sprintf("startIndex=%d&count=2", start)
 			page := inst.list(t, path(q))
 			again := inst.list(t, path(q))
-			if !equalJSON(ids0(page), ids0(again)) {
-				t.Errorf("%s: order differs between two identical requests: %v then %v", q, ids0(page), ids0(again))
+			if !equalJSON(idsInOrder(page), idsInOrder(again)) {
+				t.Errorf("%s: order differs between two identical requests: %v then %v", q, idsInOrder(page), idsInOrder(again))
 			}
-			seen = append(seen, ids0(page)...)
+			seen = append(seen, idsInOrder(page)...)
 		}
 		slices.Sort(seen)
 		if !slices.Equal(seen, ids) {
@@ -306,8 +306,8 @@ func testPagination(t *testing.T, inst *instance) {
 	}
 }
 
-// ids0 is the ids of a list response's resources, in the order given.
-func ids0(m map[string]any) []string {
+// idsInOrder is the ids of a list response's resources, in the order given.
+func idsInOrder(m map[string]any) []string {
 	var out []string
 	for _, r := range getList(m, "Resources") {
 		out = append(out, getStr(r, "id"))

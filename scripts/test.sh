@@ -6,7 +6,9 @@
 # Without PostgreSQL the tests that need it skip, which is allowed on a
 # developer's machine (with a loud warning) and refused in CI (CI=true).
 #
-# Arguments go to `go test` before the package list: scripts/test.sh -race -run TestX
+# The race detector is on: the whole suite takes about a minute with it on
+# 2 cores (warm build cache; about 4 minutes from cold), against 30 s without.
+# Arguments go to `go test` before the package list: scripts/test.sh -run TestX
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,4 +35,4 @@ if [ -z "${ONRAMP_TEST_POSTGRES_URL:-}" ]; then
   fi
 fi
 
-go test -count=1 "$@" ./...
+go test -race -count=1 "$@" ./...

@@ -21,10 +21,19 @@ type authenticator struct {
 
 // require lets a request through only with a valid bearer token carrying
 // the scope that scopeFor names for it: 401 (with WWW-Authenticate) without
-// a valid token, 403 with a valid one that lacks the scope.
+// a valid token, 403 with a valid one that lacks the scope, 503 when the
+// token cannot be checked at all (a valid client must not be told its token
+// is bad because the database is down).
 func (a *authenticator) require(scopeFor func(*http.Request) string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p, ok := a.principal(r)
+		p, ok, err := a.principal(r)
+		if err != nil {
+			a.log.ErrorContext(r.Context(), "looking up token", "error", err)
+			w.Header().Set("Retry-After", "5")
+			scim.WriteError(w, scimerrors.ScimError{Status: http.StatusServiceUnavailable,
+				Detail: "The token cannot be checked right now; try again shortly."})
+			return
+		}
 		if !ok {
 			// One message for every failure, so that a caller cannot tell a
 			// revoked token from a mistyped one.
@@ -43,19 +52,20 @@ func (a *authenticator) require(scopeFor func(*http.Request) string, next http.H
 	})
 }
 
-// principal identifies the caller by its bearer token.
-func (a *authenticator) principal(r *http.Request) (reqctx.Principal, bool) {
-	scheme, secret, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+// principal identifies the caller by its bearer token. ok is false when
+// there is no valid token; err is set when the lookup itself failed.
+func (a *authenticator) principal(r *http.Request) (p reqctx.Principal, ok bool, err error) {
+	scheme, secret, found := strings.Cut(r.Header.Get("Authorization"), " ")
 	secret = strings.TrimSpace(secret)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-		return reqctx.Principal{}, false
+	if !found || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+		return reqctx.Principal{}, false, nil
 	}
 	tok, err := a.store.TokenByHash(r.Context(), HashTokenSecret(secret))
-	if err != nil {
-		if !errors.Is(err, store.ErrNotFound) {
-			a.log.ErrorContext(r.Context(), "looking up token", "error", err)
-		}
-		return reqctx.Principal{}, false
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return reqctx.Principal{}, false, nil
+	case err != nil:
+		return reqctx.Principal{}, false, err
 	}
-	return reqctx.Principal{Name: tok.Name, Scopes: tok.Scopes}, true
+	return reqctx.Principal{Name: tok.Name, Scopes: tok.Scopes}, true, nil
 }

@@ -55,10 +55,13 @@ const (
 	OpLe Op = "le"
 )
 
-// Compare is `field op value`. For strings, CaseExact false compares both
-// sides lower-cased; co, sw and ew apply to strings only. A resource that
-// lacks the field never matches, except under ne, where it does (RFC 7644:
-// ne is the negation of eq).
+// Compare is `field op value`. For strings, CaseExact false ignores case:
+// on the userName column of users and the displayName column of groups, as
+// [strings.EqualFold] does, for every script ("JÖRG" eq "jörg"), through a
+// key folded in Go; on other columns and in the JSON document, for ASCII
+// letters only (SQL lower(), alike on both dialects). co, sw and ew apply to
+// strings only. A resource that lacks the field never matches, except under
+// ne, where it does (RFC 7644: ne is the negation of eq).
 type Compare struct {
 	Field     Field
 	Op        Op

@@ -14,11 +14,20 @@ import (
 // filter, with sequential scans discouraged on PostgreSQL so that a usable
 // index shows in the plan of a tiny table.
 func (s *Store) PlanUsers(ctx context.Context, filter Cond) (string, error) {
-	where, err := renderWhere(s.d, usersTable, filter)
+	return s.plan(ctx, usersTable, filter)
+}
+
+// PlanGroups is PlanUsers for groups.
+func (s *Store) PlanGroups(ctx context.Context, filter Cond) (string, error) {
+	return s.plan(ctx, groupsTable, filter)
+}
+
+func (s *Store) plan(ctx context.Context, table string, filter Cond) (string, error) {
+	where, err := renderWhere(s.d, table, filter)
 	if err != nil {
 		return "", err
 	}
-	query := "SELECT r.id FROM users r" + where.String()
+	query := "SELECT r.id FROM " + table + " r" + where.String()
 	var lines []string
 	err = s.inReadTx(ctx, func(tx *sqlx.Tx) error {
 		explain := "EXPLAIN QUERY PLAN "

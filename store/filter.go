@@ -28,6 +28,22 @@ const (
 	groupsTable = "groups"
 )
 
+// keyColumn returns the column holding the case-insensitive key
+// ([foldKey]) of a filterable string column of table, if it has one:
+// userName of users and displayName of groups, the attributes that are
+// unique ignoring case. (A user's displayName has none: it is not unique,
+// and a comparison ignoring its case folds ASCII only, as in the JSON
+// document.)
+func keyColumn(table, column string) (string, bool) {
+	switch {
+	case table == usersTable && column == "user_name":
+		return "user_name_key", true
+	case table == groupsTable && column == "display_name":
+		return "display_name_key", true
+	}
+	return "", false
+}
+
 // columnKind returns the kind of a filterable column of table, and whether
 // the column is filterable at all.
 func columnKind(table, column string) (Kind, bool) {
@@ -217,6 +233,9 @@ type operand struct {
 	write  func()
 	column bool
 	kind   Kind
+	// key, when not empty, is the SQL of the column holding the field's
+	// case-insensitive key (see keyColumn).
+	key string
 }
 
 // field resolves f for a comparison of kind.
@@ -233,7 +252,11 @@ func (r *renderer) field(f Field, kind Kind, elem *jsonRef) (operand, error) {
 			return operand{}, fmt.Errorf("filter: column %q is not compared as kind %d", f.Column, kind)
 		}
 		col := "r." + f.Column // from the whitelist above
-		return operand{write: func() { r.b.sql(col) }, column: true, kind: k}, nil
+		x := operand{write: func() { r.b.sql(col) }, column: true, kind: k}
+		if key, ok := keyColumn(r.table, f.Column); ok {
+			x.key = "r." + key
+		}
+		return x, nil
 	}
 	ref, err := r.jsonRef(f.Path, elem)
 	if err != nil {
@@ -317,8 +340,17 @@ func (r *renderer) compareOp(x operand, op Op, value any, caseExact bool) {
 	}
 }
 
+// compareString writes a string comparison. Ignoring case, a column with a
+// key column (userName, group displayName) is compared through its key,
+// with the value folded the same way in Go: Unicode case folding, alike on
+// both dialects. Every other field ignoring case, JSON values included, is
+// compared with SQL lower() on both sides, which folds ASCII letters only on
+// both dialects (PostgreSQL's text is in the "C" collation): "É" and "é"
+// differ there.
 func (r *renderer) compareString(x operand, op Op, v string, caseExact bool) {
 	switch {
+	case !caseExact && x.key != "":
+		r.compareKey(x.key, op, foldKey(v))
 	case (op == OpCo || op == OpSw || op == OpEw) && caseExact:
 		r.d.exactMatch(r.b, op, x.write, v)
 	case op == OpCo || op == OpSw || op == OpEw:
@@ -337,6 +369,24 @@ func (r *renderer) compareString(x operand, op Op, v string, caseExact bool) {
 		r.b.sql(") " + sqlOp(op) + " lower(")
 		r.b.arg(v)
 		r.b.sql(")")
+	}
+}
+
+// compareKey writes `key op value` for a key column and a folded value.
+// Both sides are folded, so plain byte comparison is right: = uses the
+// UNIQUE index, and LIKE (with the value's pattern characters escaped) is
+// exact on both dialects, as a key holds no upper-case ASCII letter for
+// SQLite's LIKE to fold.
+func (r *renderer) compareKey(key string, op Op, value string) {
+	r.b.sql(key)
+	switch op {
+	case OpCo, OpSw, OpEw:
+		r.b.sql(" LIKE ")
+		r.b.arg(likePattern(op, value))
+		r.b.sql(` ESCAPE '\'`)
+	default:
+		r.b.sql(" " + sqlOp(op) + " ")
+		r.b.arg(value)
 	}
 }
 

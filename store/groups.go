@@ -35,9 +35,10 @@ func (row groupRow) group() (*Group, error) {
 
 // groupFields are the columns derived from a group's attributes.
 type groupFields struct {
-	displayName string
-	externalID  sql.NullString
-	data        string
+	displayName    string
+	displayNameKey string // foldKey(displayName): unique, and what filters ignoring case compare
+	externalID     sql.NullString
+	data           string
 }
 
 func deriveGroup(attrs map[string]any) (groupFields, error) {
@@ -45,6 +46,7 @@ func deriveGroup(attrs map[string]any) (groupFields, error) {
 	if f.displayName == "" {
 		return f, fmt.Errorf("%w: displayName is required", ErrInvalidValue)
 	}
+	f.displayNameKey = foldKey(f.displayName)
 	data, err := encodeAttributes(attrs)
 	if err != nil {
 		return f, err
@@ -57,7 +59,8 @@ func deriveGroup(attrs map[string]any) (groupFields, error) {
 // duplicates collapsed) and its audit event. It assigns g.ID, Version 1,
 // Created = LastModified = now and fills g.Members as [Store.GetGroup] with
 // members would. A member that is not a user is [ErrUnknownMember]; a
-// displayName already taken, ignoring ASCII case, is [ErrAlreadyExists].
+// displayName already taken, ignoring case as [strings.EqualFold] does (for
+// every script), is [ErrAlreadyExists].
 func (s *Store) CreateGroup(ctx context.Context, g *Group, ev Event) error {
 	f, err := deriveGroup(g.Attributes)
 	if err != nil {
@@ -75,10 +78,10 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group, ev Event) error {
 	var members []Member
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := exec(ctx, tx, `INSERT INTO groups
-			(id, display_name, external_id, version, created, last_modified, data)
-			VALUES (?, ?, ?, 1, ?, ?, ?)`,
-			id, f.displayName, f.externalID, s.d.timeArg(now), s.d.timeArg(now), f.data)
-		if s.d.isUniqueViolation(err) {
+			(id, display_name, display_name_key, external_id, version, created, last_modified, data)
+			VALUES (?, ?, ?, ?, 1, ?, ?, ?)`,
+			id, f.displayName, f.displayNameKey, f.externalID, s.d.timeArg(now), s.d.timeArg(now), f.data)
+		if s.d.isUniqueViolation(err) { // the id is a new UUID: the violation is on display_name_key
 			return alreadyExists("displayName", f.displayName)
 		}
 		if err != nil {
@@ -282,9 +285,9 @@ func (s *Store) writeGroup(ctx context.Context, tx *sqlx.Tx, id string, attrs ma
 	if err != nil {
 		return err
 	}
-	_, err = exec(ctx, tx, `UPDATE groups SET display_name = ?, external_id = ?, version = ?,
-		last_modified = ?, data = ? WHERE id = ?`,
-		f.displayName, f.externalID, version, s.d.timeArg(now), f.data, id)
+	_, err = exec(ctx, tx, `UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?,
+		version = ?, last_modified = ?, data = ? WHERE id = ?`,
+		f.displayName, f.displayNameKey, f.externalID, version, s.d.timeArg(now), f.data, id)
 	if s.d.isUniqueViolation(err) {
 		return alreadyExists("displayName", f.displayName)
 	}

@@ -69,21 +69,37 @@ func TestSQLiteRelativePath(t *testing.T) {
 	}
 }
 
-// The unique index on lower(user_name) serves a case-insensitive
-// `userName eq`, the filter every IdP sends before creating a user.
-func TestUserNameEqUsesIndex(t *testing.T) {
-	filter := store.Compare{Field: store.Field{Column: "user_name"}, Op: store.OpEq, Value: "bjensen"}
+// The unique index on the folded key of userName serves a case-insensitive
+// `userName eq`, the filter every IdP sends before creating a user, whatever
+// the script; likewise for a group's displayName.
+func TestCaseInsensitiveEqUsesKeyIndex(t *testing.T) {
+	eq := func(column, v string) store.Cond {
+		return store.Compare{Field: store.Field{Column: column}, Op: store.OpEq, Value: v}
+	}
 	for name, open := range map[string]func(*testing.T) *store.Store{
 		"sqlite": storetest.OpenSQLite, "postgres": storetest.OpenPostgres,
 	} {
 		t.Run(name, func(t *testing.T) {
 			s := open(t)
-			plan, err := s.PlanUsers(t.Context(), filter)
-			if err != nil {
-				t.Fatalf("plan: %v", err)
-			}
-			if !strings.Contains(plan, "users_user_name_key") {
-				t.Errorf("plan does not use users_user_name_key:\n%s", plan)
+			for _, tc := range []struct {
+				what       string
+				plan       func(context.Context, store.Cond) (string, error)
+				filter     store.Cond
+				index, key string
+			}{
+				{"userName eq", s.PlanUsers, eq("user_name", "bjensen"), "users_user_name_key", "user_name_key"},
+				{"userName eq, non-ASCII", s.PlanUsers, eq("user_name", "JÖRG@example.com"), "users_user_name_key", "user_name_key"},
+				{"group displayName eq", s.PlanGroups, eq("display_name", "Émile"), "groups_display_name_key", "display_name_key"},
+			} {
+				plan, err := tc.plan(t.Context(), tc.filter)
+				if err != nil {
+					t.Fatalf("%s: plan: %v", tc.what, err)
+				}
+				// The index by name, searched on the key column (SQLite:
+				// "(user_name_key=?)", PostgreSQL: "(user_name_key = ...)").
+				if !strings.Contains(plan, tc.index) || !strings.Contains(plan, "("+tc.key) || strings.Contains(plan, "lower(") {
+					t.Errorf("%s: plan does not search %s on %s:\n%s", tc.what, tc.index, tc.key, plan)
+				}
 			}
 		})
 	}

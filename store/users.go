@@ -37,6 +37,7 @@ func (row userRow) user() (*User, error) {
 // userFields are the columns derived from a user's attributes.
 type userFields struct {
 	userName    string
+	userNameKey string // foldKey(userName): unique, and what filters ignoring case compare
 	externalID  sql.NullString
 	displayName sql.NullString
 	active      bool
@@ -50,6 +51,7 @@ func deriveUser(attrs map[string]any) (userFields, error) {
 	if f.userName == "" {
 		return f, fmt.Errorf("%w: userName is required", ErrInvalidValue)
 	}
+	f.userNameKey = foldKey(f.userName)
 	f.externalID = optionalString(attrs, "externalId")
 	f.displayName = optionalString(attrs, "displayName")
 	data, err := encodeAttributes(attrs)
@@ -78,7 +80,8 @@ func newID() (string, error) {
 
 // CreateUser stores a new user and its audit event. It assigns u.ID,
 // Version 1 and Created = LastModified = now; u.Groups is left empty. A
-// userName already taken, compared ignoring ASCII case, is [ErrAlreadyExists].
+// userName already taken, compared ignoring case as [strings.EqualFold] does
+// (for every script: "JÖRG" is "jörg"), is [ErrAlreadyExists].
 func (s *Store) CreateUser(ctx context.Context, u *User, ev Event) error {
 	f, err := deriveUser(u.Attributes)
 	if err != nil {
@@ -91,10 +94,10 @@ func (s *Store) CreateUser(ctx context.Context, u *User, ev Event) error {
 	now := s.resourceTime()
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		_, err := exec(ctx, tx, `INSERT INTO users
-			(id, user_name, external_id, display_name, active, version, created, last_modified, data)
-			VALUES (?, ?, ?, ?, ?, 1, ?, ?, ?)`,
-			id, f.userName, f.externalID, f.displayName, f.active, s.d.timeArg(now), s.d.timeArg(now), f.data)
-		if s.d.isUniqueViolation(err) {
+			(id, user_name, user_name_key, external_id, display_name, active, version, created, last_modified, data)
+			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
+			id, f.userName, f.userNameKey, f.externalID, f.displayName, f.active, s.d.timeArg(now), s.d.timeArg(now), f.data)
+		if s.d.isUniqueViolation(err) { // the id is a new UUID: the violation is on user_name_key
 			return alreadyExists("userName", f.userName)
 		}
 		if err != nil {
@@ -254,9 +257,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 			return err
 		}
 		now := later(s.resourceTime(), before.LastModified)
-		_, err = exec(ctx, tx, `UPDATE users SET user_name = ?, external_id = ?, display_name = ?,
-			active = ?, version = ?, last_modified = ?, data = ? WHERE id = ?`,
-			f.userName, f.externalID, f.displayName, f.active, before.Version+1, s.d.timeArg(now), f.data, id)
+		_, err = exec(ctx, tx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?,
+			display_name = ?, active = ?, version = ?, last_modified = ?, data = ? WHERE id = ?`,
+			f.userName, f.userNameKey, f.externalID, f.displayName, f.active, before.Version+1, s.d.timeArg(now), f.data, id)
 		if s.d.isUniqueViolation(err) {
 			return alreadyExists("userName", f.userName)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -139,5 +140,30 @@ func TestParseTime(t *testing.T) {
 		if (err != nil) != tt.wantErr || !got.Equal(tt.want) {
 			t.Errorf("parseTime(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 		}
+	}
+}
+
+// BenchmarkWriteEvents measures printing a large audit listing (the most
+// --limit allows), in both forms.
+func BenchmarkWriteEvents(b *testing.B) {
+	events := make([]store.Event, maxAuditLimit)
+	at := time.Date(2026, 11, 29, 19, 40, 1, 0, time.UTC)
+	for i := range events {
+		events[i] = store.Event{Time: at, CorrelationID: "4f1c0d9e8b7a6f5e4d3c2b1a09f8e7d6", Actor: "okta",
+			Action: "user.patch", ResourceType: "User", ResourceID: "01a228cb-d8f9-783a-8aa9-f50d51079b68",
+			Outcome: "success", Status: 200, Summary: "replaced name.givenName, active"}
+	}
+	for _, bb := range []struct {
+		name  string
+		write func(io.Writer, []store.Event) error
+	}{{"text", writeEvents}, {"json", writeEventsJSON}} {
+		b.Run(bb.name, func(b *testing.B) {
+			for b.Loop() {
+				if err := bb.write(io.Discard, events); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(events)), "ns/event")
+		})
 	}
 }

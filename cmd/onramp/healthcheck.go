@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,7 +18,7 @@ type healthcheckOpts struct {
 
 func (o *healthcheckOpts) Validate() error {
 	var errs []error
-	if u, err := url.Parse(o.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	if !isHTTPURL(o.URL) {
 		errs = append(errs, fmt.Errorf("--url %q: want an absolute http(s) URL", o.URL))
 	}
 	if o.Timeout <= 0 {

@@ -177,6 +177,13 @@ func redactURL(raw string) string {
 	return u.Redacted()
 }
 
+// isHTTPURL reports whether s is an absolute http or https URL without a
+// query or fragment.
+func isHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "" && u.RawQuery == "" && u.Fragment == ""
+}
+
 // progName is how to name this binary in hints: the path it was started
 // by when that was a path (./bin/onramp), else "onramp".
 func progName() string {

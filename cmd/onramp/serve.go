@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -37,11 +36,8 @@ func (o *serveOpts) Validate() error {
 	if _, port, err := net.SplitHostPort(o.Listen); err != nil || port == "" {
 		errs = append(errs, fmt.Errorf("--listen %q: want HOST:PORT, e.g. 127.0.0.1:8080", o.Listen))
 	}
-	if o.BaseURL != "" {
-		u, err := url.Parse(o.BaseURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
-			errs = append(errs, fmt.Errorf("--base-url %q: want an absolute http(s) URL such as https://onramp.example.com", o.BaseURL))
-		}
+	if o.BaseURL != "" && !isHTTPURL(o.BaseURL) {
+		errs = append(errs, fmt.Errorf("--base-url %q: want an absolute http(s) URL such as https://onramp.example.com", o.BaseURL))
 	}
 	if o.MaxBodyBytes <= 0 {
 		errs = append(errs, fmt.Errorf("--max-body-bytes must be positive, got %d", o.MaxBodyBytes))
@@ -117,7 +113,7 @@ func (a *app) serve(ctx context.Context, opts serveOpts) (err error) {
 	handler, err := a.newHandler(server.Config{
 		Store:        st,
 		Logger:       logger,
-		BaseURL:      strings.TrimRight(opts.BaseURL, "/"),
+		BaseURL:      opts.BaseURL,
 		MaxBodyBytes: opts.MaxBodyBytes,
 		Version:      version,
 	})

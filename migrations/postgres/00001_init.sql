@@ -2,14 +2,22 @@
 -- same tables, same columns, same indexes.
 --
 -- Identifiers and indexed strings use the "C" collation: ordering is by byte,
--- as on SQLite, and lower() folds ASCII letters only, as on SQLite, so a
--- case-insensitive match or uniqueness check gives the same answer on both
+-- as on SQLite, and lower() folds ASCII letters only, as on SQLite, so the
+-- case-insensitive comparisons written in SQL give the same answer on both
 -- databases.
+--
+-- userName and group displayName are unique and matched ignoring case for
+-- every script (RFC 7643 caseExact false), which neither database's lower()
+-- does alike. The store computes a case-folded key in Go (store/fold.go) and
+-- writes it with every row: user_name_key and display_name_key hold it, the
+-- UNIQUE indexes are on them, and filters compare folded values with them
+-- byte by byte.
 
 -- +goose Up
 CREATE TABLE users (
     id            text COLLATE "C" NOT NULL PRIMARY KEY,
     user_name     text COLLATE "C" NOT NULL,
+    user_name_key text COLLATE "C" NOT NULL,
     external_id   text COLLATE "C",
     display_name  text COLLATE "C",
     active        boolean NOT NULL DEFAULT true,
@@ -19,21 +27,22 @@ CREATE TABLE users (
     data          jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object')
 );
 
-CREATE UNIQUE INDEX users_user_name_key ON users (lower(user_name));
+CREATE UNIQUE INDEX users_user_name_key ON users (user_name_key);
 CREATE INDEX users_external_id ON users (external_id);
 CREATE INDEX users_last_modified ON users (last_modified);
 
 CREATE TABLE groups (
-    id            text COLLATE "C" NOT NULL PRIMARY KEY,
-    display_name  text COLLATE "C" NOT NULL,
-    external_id   text COLLATE "C",
-    version       bigint NOT NULL,
-    created       timestamptz NOT NULL,
-    last_modified timestamptz NOT NULL,
-    data          jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object')
+    id               text COLLATE "C" NOT NULL PRIMARY KEY,
+    display_name     text COLLATE "C" NOT NULL,
+    display_name_key text COLLATE "C" NOT NULL,
+    external_id      text COLLATE "C",
+    version          bigint NOT NULL,
+    created          timestamptz NOT NULL,
+    last_modified    timestamptz NOT NULL,
+    data             jsonb NOT NULL CHECK (jsonb_typeof(data) = 'object')
 );
 
-CREATE UNIQUE INDEX groups_display_name_key ON groups (lower(display_name));
+CREATE UNIQUE INDEX groups_display_name_key ON groups (display_name_key);
 CREATE INDEX groups_external_id ON groups (external_id);
 CREATE INDEX groups_last_modified ON groups (last_modified);
 

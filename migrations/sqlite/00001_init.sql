@@ -5,11 +5,19 @@
 -- silently stored. Timestamps are TEXT in one fixed-width UTC format
 -- ("2006-01-02T15:04:05.000000Z", written by the store) so that text order is
 -- time order. Booleans are INTEGER 0 or 1.
+--
+-- userName and group displayName are unique and matched ignoring case for
+-- every script (RFC 7643 caseExact false), which SQLite's lower() and LIKE do
+-- for ASCII only. The store computes a case-folded key in Go (store/fold.go)
+-- and writes it with every row: user_name_key and display_name_key hold it,
+-- the UNIQUE indexes are on them, and filters compare folded values with them
+-- byte by byte (the BINARY collation).
 
 -- +goose Up
 CREATE TABLE users (
     id            TEXT    NOT NULL PRIMARY KEY,
     user_name     TEXT    NOT NULL,
+    user_name_key TEXT    NOT NULL,
     external_id   TEXT,
     display_name  TEXT,
     active        INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
@@ -19,21 +27,22 @@ CREATE TABLE users (
     data          TEXT    NOT NULL CHECK (json_valid(data) AND json_type(data) = 'object')
 ) STRICT;
 
-CREATE UNIQUE INDEX users_user_name_key ON users (lower(user_name));
+CREATE UNIQUE INDEX users_user_name_key ON users (user_name_key);
 CREATE INDEX users_external_id ON users (external_id);
 CREATE INDEX users_last_modified ON users (last_modified);
 
 CREATE TABLE groups (
-    id            TEXT    NOT NULL PRIMARY KEY,
-    display_name  TEXT    NOT NULL,
-    external_id   TEXT,
-    version       INTEGER NOT NULL,
-    created       TEXT    NOT NULL,
-    last_modified TEXT    NOT NULL,
-    data          TEXT    NOT NULL CHECK (json_valid(data) AND json_type(data) = 'object')
+    id               TEXT    NOT NULL PRIMARY KEY,
+    display_name     TEXT    NOT NULL,
+    display_name_key TEXT    NOT NULL,
+    external_id      TEXT,
+    version          INTEGER NOT NULL,
+    created          TEXT    NOT NULL,
+    last_modified    TEXT    NOT NULL,
+    data             TEXT    NOT NULL CHECK (json_valid(data) AND json_type(data) = 'object')
 ) STRICT;
 
-CREATE UNIQUE INDEX groups_display_name_key ON groups (lower(display_name));
+CREATE UNIQUE INDEX groups_display_name_key ON groups (display_name_key);
 CREATE INDEX groups_external_id ON groups (external_id);
 CREATE INDEX groups_last_modified ON groups (last_modified);
 

@@ -489,3 +489,103 @@ func testPagination(t *testing.T, s *store.Store) {
 		t.Errorf("count 0: %+v", gp)
 	}
 }
+
+// testFilterCaseFolding: userName and a group's displayName ignore case for
+// every script (strings.EqualFold), through their folded keys, under every
+// operator; exact comparisons stay exact.
+func testFilterCaseFolding(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	all := []string{
+		"jörg@example.com", "JOERG@example.com", "Émile.Zola", "ΣΟΦΙΑ", "straße",
+		"\u212Aelvin", // with a KELVIN SIGN
+		"Ä_100%", "ä-100x",
+	}
+	for _, n := range all {
+		createUser(t, s, attrs{"userName": n})
+	}
+	except := func(names ...string) []string {
+		return slices.DeleteFunc(slices.Clone(all), func(n string) bool { return slices.Contains(names, n) })
+	}
+	un := column("user_name")
+	// Keys in byte order: joerg@ < jörg@ < kelvin < straße < ä-100x < ä_100%
+	// < émile.zola < σοφια.
+	users := []filterCase{
+		{"eq, other case of ö", cmp(un, store.OpEq, "JÖRG@EXAMPLE.COM"), []string{"jörg@example.com"}},
+		{"eq, mixed case", cmp(un, store.OpEq, "Jörg@Example.Com"), []string{"jörg@example.com"}},
+		{"eq, o is not ö", cmp(un, store.OpEq, "JORG@example.com"), nil},
+		{"eq, exact, no match", exact(cmp(un, store.OpEq, "JÖRG@example.com")), nil},
+		{"eq, exact", exact(cmp(un, store.OpEq, "jörg@example.com")), []string{"jörg@example.com"}},
+		{"ne", cmp(un, store.OpNe, "JÖRG@example.com"), except("jörg@example.com")},
+		{"not eq", not(cmp(un, store.OpEq, "JÖRG@example.com")), except("jörg@example.com")},
+		{"sw", cmp(un, store.OpSw, "JÖ"), []string{"jörg@example.com"}},
+		{"sw, o is not ö", cmp(un, store.OpSw, "jo"), []string{"JOERG@example.com"}},
+		{"sw, exact", exact(cmp(un, store.OpSw, "jö")), []string{"jörg@example.com"}},
+		{"sw, exact, no match", exact(cmp(un, store.OpSw, "JÖ")), nil},
+		{"co", cmp(un, store.OpCo, "ÖRG@"), []string{"jörg@example.com"}},
+		{"co, both", cmp(un, store.OpCo, "RG@EXAMPLE"), []string{"JOERG@example.com", "jörg@example.com"}},
+		{"co, other letter", cmp(un, store.OpCo, "ÜRG"), nil},
+		{"ew", cmp(un, store.OpEw, "ÉMILE.ZOLA"), []string{"Émile.Zola"}},
+		{"sw é", cmp(un, store.OpSw, "émile"), []string{"Émile.Zola"}},
+		{"sw e is not é", cmp(un, store.OpSw, "emile"), nil},
+		{"eq, Greek small sigma", cmp(un, store.OpEq, "σοφια"), []string{"ΣΟΦΙΑ"}},
+		{"eq, Greek final sigma", cmp(un, store.OpEq, "ςοφια"), []string{"ΣΟΦΙΑ"}},
+		{"co, Greek", cmp(un, store.OpCo, "οφι"), []string{"ΣΟΦΙΑ"}},
+		{"eq, k for the Kelvin sign", cmp(un, store.OpEq, "KELVIN"), []string{"\u212Aelvin"}},
+		{"sw, k for the Kelvin sign", cmp(un, store.OpSw, "k"), []string{"\u212Aelvin"}},
+		{"eq, capital sharp s", cmp(un, store.OpEq, "STRA\u1E9EE"), []string{"straße"}},
+		{"eq, ss is not ß", cmp(un, store.OpEq, "STRASSE"), nil},
+		{"co _ escaped", cmp(un, store.OpCo, "_"), []string{"Ä_100%"}},
+		{"sw ä_ escaped", cmp(un, store.OpSw, "ä_"), []string{"Ä_100%"}},
+		{"ew % escaped", cmp(un, store.OpEw, "0%"), []string{"Ä_100%"}},
+		{"sw Ä", cmp(un, store.OpSw, "Ä"), []string{"Ä_100%", "ä-100x"}},
+		{"lt", cmp(un, store.OpLt, "K"), []string{"JOERG@example.com", "jörg@example.com"}},
+		{"ge, Kelvin sign", cmp(un, store.OpGe, "\u212AELVIN"), except("JOERG@example.com", "jörg@example.com")},
+		{"gt, ß after ss", cmp(un, store.OpGt, "STRASSE"), except("JOERG@example.com", "jörg@example.com", "\u212Aelvin")},
+		{"le", cmp(un, store.OpLe, "ä_100%"), except("Émile.Zola", "ΣΟΦΙΑ")},
+		{"pr", pr(un), all},
+	}
+	for _, tc := range users {
+		t.Run("users/"+tc.name, func(t *testing.T) {
+			p, err := s.ListUsers(ctx, store.ListQuery{Filter: tc.filter, Count: 100})
+			if err != nil {
+				t.Fatalf("ListUsers: %v", err)
+			}
+			var got []string
+			for _, u := range p.Resources {
+				got = append(got, u.UserName())
+			}
+			wantEqual(t, "matches", sorted(got), sorted(tc.want))
+			wantEqual(t, "total", p.Total, len(tc.want))
+		})
+	}
+
+	for _, n := range []string{"Émile", "Ölfreunde", "ΣΟΦΙΑ", "Engineering"} {
+		createGroup(t, s, n)
+	}
+	dn := column("display_name")
+	groups := []filterCase{
+		{"eq", cmp(dn, store.OpEq, "émile"), []string{"Émile"}},
+		{"eq, upper case", cmp(dn, store.OpEq, "ÉMILE"), []string{"Émile"}},
+		{"eq, e is not é", cmp(dn, store.OpEq, "Emile"), nil},
+		{"eq, exact, no match", exact(cmp(dn, store.OpEq, "émile")), nil},
+		{"ne", cmp(dn, store.OpNe, "ÉMILE"), []string{"Engineering", "ΣΟΦΙΑ", "Ölfreunde"}},
+		{"sw", cmp(dn, store.OpSw, "öl"), []string{"Ölfreunde"}},
+		{"co", cmp(dn, store.OpCo, "FREUNDE"), []string{"Ölfreunde"}},
+		{"ew, Greek", cmp(dn, store.OpEw, "φια"), []string{"ΣΟΦΙΑ"}},
+		{"ge", cmp(dn, store.OpGe, "Ö"), []string{"ΣΟΦΙΑ", "Ölfreunde"}},
+	}
+	for _, tc := range groups {
+		t.Run("groups/"+tc.name, func(t *testing.T) {
+			p, err := s.ListGroups(ctx, store.ListQuery{Filter: tc.filter, Count: 100}, store.GroupOptions{})
+			if err != nil {
+				t.Fatalf("ListGroups: %v", err)
+			}
+			var got []string
+			for _, g := range p.Resources {
+				got = append(got, g.DisplayName())
+			}
+			wantEqual(t, "matches", sorted(got), sorted(tc.want))
+			wantEqual(t, "total", p.Total, len(tc.want))
+		})
+	}
+}

@@ -99,6 +99,36 @@ func testGroupUniqueness(t *testing.T, s *store.Store) {
 	}, event("group.patch"), store.GroupOptions{})
 	wantErr(t, "rename to a taken displayName", err, store.ErrAlreadyExists)
 	wantEqual(t, "name after failed rename", getGroup(t, s, other.ID).DisplayName(), "Sales")
+
+	// Case is ignored for every script, as strings.EqualFold does.
+	emile := createGroup(t, s, "Émile")
+	for _, name := range []string{"émile", "ÉMILE", "éMILE"} {
+		err := s.CreateGroup(ctx, &store.Group{Attributes: attrs{"displayName": name}}, event("group.create"))
+		wantErr(t, "CreateGroup("+name+") after Émile", err, store.ErrAlreadyExists)
+		if !strings.Contains(err.Error(), "displayName") || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q should name the attribute and the value", err)
+		}
+	}
+	_, err = s.UpdateGroup(ctx, other.ID, func(g *store.Group) (store.MemberChanges, error) {
+		g.Attributes["displayName"] = "éMILE"
+		return store.MemberChanges{}, nil
+	}, event("group.patch"), store.GroupOptions{})
+	wantErr(t, "rename to a taken displayName, other case of a non-ASCII letter", err, store.ErrAlreadyExists)
+	wantEqual(t, "name after failed rename", getGroup(t, s, other.ID).DisplayName(), "Sales")
+	createGroup(t, s, "Emile") // another letter, another name
+	createGroup(t, s, "ΣΟΦΙΑ")
+	err = s.CreateGroup(ctx, &store.Group{Attributes: attrs{"displayName": "ςοφια"}}, event("group.create"))
+	wantErr(t, "CreateGroup(ςοφια) after ΣΟΦΙΑ", err, store.ErrAlreadyExists)
+
+	// A rename moves the key: the old name is free, in any case.
+	_, err = s.UpdateGroup(ctx, emile.ID, func(g *store.Group) (store.MemberChanges, error) {
+		g.Attributes["displayName"] = "Zoë"
+		return store.MemberChanges{}, nil
+	}, event("group.patch"), store.GroupOptions{})
+	wantNoErr(t, "rename Émile to Zoë", err)
+	createGroup(t, s, "ÉMILE")
+	err = s.CreateGroup(ctx, &store.Group{Attributes: attrs{"displayName": "ZOË"}}, event("group.create"))
+	wantErr(t, "CreateGroup(ZOË) after the rename", err, store.ErrAlreadyExists)
 }
 
 func testGroupMembership(t *testing.T, s *store.Store) {

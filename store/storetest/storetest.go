@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"AuditQueries", testAuditQueries},
 		{"FilterUsers", testFilterUsers},
 		{"FilterGroups", testFilterGroups},
+		{"FilterCaseFolding", testFilterCaseFolding},
 		{"FilterErrors", testFilterErrors},
 		{"Pagination", testPagination},
 		{"ConcurrentGroupAdds", testConcurrentGroupAdds},

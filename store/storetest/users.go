@@ -103,12 +103,46 @@ func testUserUniqueness(t *testing.T, s *store.Store) {
 	wantNoErr(t, "DeleteUser", s.DeleteUser(ctx, a.ID, event("user.delete")))
 	createUser(t, s, attrs{"userName": "bjensen"})
 
-	// Case is folded for ASCII letters only, on every dialect alike (SQLite's
-	// lower(), and PostgreSQL's in the "C" collation).
-	createUser(t, s, attrs{"userName": "émile"})
-	createUser(t, s, attrs{"userName": "Émile"})
-	err = s.CreateUser(ctx, &store.User{Attributes: attrs{"userName": "ÉMILE"}}, event("user.create"))
-	wantErr(t, "CreateUser(ÉMILE) after Émile", err, store.ErrAlreadyExists)
+	// Case is ignored for every script, as strings.EqualFold does (Unicode
+	// simple case folding), on every dialect alike.
+	jorg := createUser(t, s, attrs{"userName": "jörg@x"})
+	n = countEvents(t, s)
+	for _, name := range []string{"JÖRG@x", "Jörg@X", "jÖrg@x", "jörg@x"} {
+		err := s.CreateUser(ctx, &store.User{Attributes: attrs{"userName": name}}, event("user.create"))
+		wantErr(t, "CreateUser("+name+") after jörg@x", err, store.ErrAlreadyExists)
+		if !strings.Contains(err.Error(), "userName") || !strings.Contains(err.Error(), name) {
+			t.Errorf("error %q should name the attribute and the value", err)
+		}
+	}
+	_, err = s.UpdateUser(ctx, b.ID, func(u *store.User) error {
+		u.Attributes["userName"] = "JÖRG@X"
+		return nil
+	}, event("user.patch"))
+	wantErr(t, "rename to a taken userName, other case of a non-ASCII letter", err, store.ErrAlreadyExists)
+	wantEqual(t, "userName after failed rename", getUser(t, s, b.ID).UserName(), "jsmith")
+	wantEqual(t, "audit rows after failures", countEvents(t, s), n)
+	_, err = s.UpdateUser(ctx, jorg.ID, func(u *store.User) error {
+		u.Attributes["userName"] = "JÖRG@X"
+		return nil
+	}, event("user.patch"))
+	wantNoErr(t, "change the non-ASCII case of one's own userName", err)
+
+	for _, tc := range []struct{ first, taken string }{
+		{"émile", "ÉMILE"},
+		{"σοφια", "ΣΟΦΙΑ"},        // Greek sigma, small and capital
+		{"ςοφια2", "σοφια2"},      // and final
+		{"kelvin", "\u212Aelvin"}, // KELVIN SIGN folds with K and k
+		{"straße", "STRA\u1E9EE"}, // capital sharp s
+	} {
+		createUser(t, s, attrs{"userName": tc.first})
+		err := s.CreateUser(ctx, &store.User{Attributes: attrs{"userName": tc.taken}}, event("user.create"))
+		wantErr(t, "CreateUser("+tc.taken+") after "+tc.first, err, store.ErrAlreadyExists)
+	}
+	// Another letter is another name: a letter without its diacritic, a
+	// transliteration, full case folding (ß is not ss), Turkish İ.
+	for _, name := range []string{"jorg@x", "joerg@x", "Emile", "STRASSE", "\u0130d", "id"} {
+		createUser(t, s, attrs{"userName": name})
+	}
 }
 
 // testAttributesRoundTrip: what goes in comes out equal, on every dialect.
@@ -201,6 +235,12 @@ func testDerivedColumns(t *testing.T, s *store.Store) {
 	wantNoErr(t, "UpdateUser", err)
 	if match(col("user_name", "before")) || !match(col("user_name", "after")) {
 		t.Error("user_name did not follow userName")
+	}
+	anyCase := func(v string) store.Cond {
+		return store.Compare{Field: store.Field{Column: "user_name"}, Op: store.OpEq, Kind: store.KindString, Value: v}
+	}
+	if match(anyCase("BEFORE")) || !match(anyCase("AFTER")) {
+		t.Error("the case-insensitive key did not follow userName")
 	}
 	if match(store.Present{Field: store.Field{Column: "external_id"}}) || match(store.Present{Field: store.Field{Column: "display_name"}}) {
 		t.Error("external_id or display_name kept a removed attribute")
