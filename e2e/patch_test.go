@@ -12,6 +12,7 @@ func TestPatch(t *testing.T) {
 	forEachDB(t, func(t *testing.T, db string) {
 		inst := startOnramp(t, db)
 		t.Run("Users", func(t *testing.T) { t.Parallel(); testPatchUsers(t, inst) })
+		t.Run("EntraNewUser", func(t *testing.T) { t.Parallel(); testPatchEntraNewUser(t, inst) })
 		t.Run("Groups", func(t *testing.T) { t.Parallel(); testPatchGroups(t, inst) })
 		t.Run("Atomic", func(t *testing.T) { t.Parallel(); testPatchAtomic(t, inst) })
 	})
@@ -167,6 +168,28 @@ func testPatchUsers(t *testing.T, inst *instance) {
 				t.Errorf("meta.version = %q after one PATCH, want W/\"2\"", v)
 			}
 		})
+	}
+}
+
+// testPatchEntraNewUser replays what Entra ID sends to fill in a user that
+// has no e-mails, phone numbers or addresses yet: value paths with a filter
+// on type create the element.
+func testPatchEntraNewUser(t *testing.T, inst *instance) {
+	id := mustCreate(t, inst, "/scim/v2/Users", userBody(uniq("entra.bare"), nil))
+	u := patchAndGet(t, inst, "/scim/v2/Users/"+id,
+		op("Add", `emails[type eq "work"].value`, "bare@example.com"),
+		op("Add", `phoneNumbers[type eq "mobile"].value`, "+1 555 0100"),
+		op("Add", `addresses[type eq "work"].locality`, "Springfield"),
+	)
+	for _, c := range []struct{ attr, typ, sub, want string }{
+		{"emails", "work", "value", "bare@example.com"},
+		{"phoneNumbers", "mobile", "value", "+1 555 0100"},
+		{"addresses", "work", "locality", "Springfield"},
+	} {
+		list := getList(u, c.attr)
+		if len(list) != 1 || getStr(list[0], "type") != c.typ || getStr(list[0], c.sub) != c.want {
+			t.Errorf("%s = %s, want [{type %s, %s %s}]", c.attr, mustJSON(list), c.typ, c.sub, c.want)
+		}
 	}
 }
 

@@ -36,8 +36,8 @@ func (s *Store) insertEvent(ctx context.Context, q querier, ev Event) error {
 	_, err := exec(ctx, q, `INSERT INTO audit_events
 		(at, correlation_id, actor, action, resource_type, resource_id, outcome, status, summary)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		s.d.timeArg(eventTime(ev.Time)), cleanText(ev.CorrelationID), cleanText(ev.Actor),
-		cleanText(ev.Action), cleanText(ev.ResourceType), cleanText(ev.ResourceID),
+		s.d.timeArg(eventTime(ev.Time)), indexedText(ev.CorrelationID), indexedText(ev.Actor),
+		cleanText(ev.Action), cleanText(ev.ResourceType), indexedText(ev.ResourceID),
 		cleanText(ev.Outcome), ev.Status, cleanText(ev.Summary))
 	if err != nil {
 		return fmt.Errorf("insert audit event: %w", err)

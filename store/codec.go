@@ -140,3 +140,32 @@ func (t *dbTime) parse(s string) error {
 
 // eventTime is the time stored for an audit event: microseconds, UTC.
 func eventTime(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// maxIndexedBytes bounds the attributes kept in indexed columns (userName,
+// displayName, externalId). PostgreSQL refuses a B-tree entry over about
+// 2,700 bytes, and no identity provider sends identifiers anywhere near
+// this long, so a longer value is the client's error, not the database's.
+const maxIndexedBytes = 1024
+
+// checkIndexed refuses a value too long to index, naming the attribute.
+func checkIndexed(name, value string) error {
+	if len(value) > maxIndexedBytes {
+		return fmt.Errorf("%w: %s is longer than %d bytes", ErrInvalidValue, name, maxIndexedBytes)
+	}
+	return nil
+}
+
+// indexedText makes free text storable in an indexed audit column: a
+// refused request may name a resource id far longer than any real one, and
+// its audit row must still be written.
+func indexedText(s string) string {
+	s = cleanText(s)
+	if len(s) <= maxIndexedBytes {
+		return s
+	}
+	cut := maxIndexedBytes
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}

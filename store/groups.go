@@ -47,6 +47,11 @@ func deriveGroup(attrs map[string]any) (groupFields, error) {
 		return f, fmt.Errorf("%w: displayName is required", ErrInvalidValue)
 	}
 	f.displayNameKey = foldKey(f.displayName)
+	for name, v := range map[string]string{"displayName": f.displayName, "externalId": f.externalID.String} {
+		if err := checkIndexed(name, v); err != nil {
+			return f, err
+		}
+	}
 	data, err := encodeAttributes(attrs)
 	if err != nil {
 		return f, err

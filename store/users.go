@@ -54,6 +54,11 @@ func deriveUser(attrs map[string]any) (userFields, error) {
 	f.userNameKey = foldKey(f.userName)
 	f.externalID = optionalString(attrs, "externalId")
 	f.displayName = optionalString(attrs, "displayName")
+	for name, v := range map[string]string{"userName": f.userName, "externalId": f.externalID.String, "displayName": f.displayName.String} {
+		if err := checkIndexed(name, v); err != nil {
+			return f, err
+		}
+	}
 	data, err := encodeAttributes(attrs)
 	if err != nil {
 		return f, err
