@@ -3,6 +3,7 @@ package e2e
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 
@@ -85,6 +86,20 @@ func TestAuth(t *testing.T) {
 			inst.mustCLI(t, "token", "revoke", "r")
 			r := inst.do(t, http.MethodGet, "/scim/v2/Users", nil, withToken(secret))
 			checkSCIMError(t, r, http.StatusUnauthorized, "")
+			if !hasTokenLine(inst.mustCLI(t, "token", "list").Stdout, "bootstrap") {
+				t.Errorf("token list lost the bootstrap token")
+			}
+
+			var actions []string
+			for _, ev := range auditEvents(t, inst, "--resource-id", "r") {
+				actions = append(actions, getStr(ev, "action"))
+				if strings.Contains(mustJSON(ev), secret) {
+					t.Errorf("an audit event shows the token's secret: %v", ev)
+				}
+			}
+			if want := []string{"token.revoke", "token.create"}; !slices.Equal(actions, want) {
+				t.Errorf("audit --resource-id r: actions %v, want %v", actions, want)
+			}
 
 			if strings.Contains(inst.stderr.String(), secret) {
 				t.Errorf("the server log contains the read-only token's secret")

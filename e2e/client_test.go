@@ -140,7 +140,11 @@ func (inst *instance) parallel(t *testing.T, reqs []request) []*response {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out[i], errs[i] = inst.send(t.Context(), rq.method, rq.path, rq.body)
+			target := inst
+			if rq.on != nil {
+				target = rq.on
+			}
+			out[i], errs[i] = target.send(t.Context(), rq.method, rq.path, rq.body)
 		}()
 	}
 	wg.Wait()
@@ -156,6 +160,7 @@ func (inst *instance) parallel(t *testing.T, reqs []request) []*response {
 type request struct {
 	method, path string
 	body         any
+	on           *instance // where to send it; nil: the instance parallel was called on
 }
 
 // mustStatus fails the test now unless the response has one of the statuses.

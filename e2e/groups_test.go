@@ -282,7 +282,7 @@ func testConcurrentMemberAdds(t *testing.T, inst *instance) {
 	var reqs []request
 	for _, u := range users {
 		reqs = append(reqs, request{http.MethodPatch, "/scim/v2/Groups/" + gid,
-			patchBody(op("add", "members", []any{map[string]any{"value": u}}))})
+			patchBody(op("add", "members", []any{map[string]any{"value": u}})), nil})
 	}
 	results := inst.parallel(t, reqs)
 	for _, r := range results {
@@ -386,12 +386,12 @@ func testMembershipChurn(t *testing.T, inst *instance) {
 	var reqs []request
 	for _, u := range users {
 		reqs = append(reqs,
-			request{http.MethodPatch, "/scim/v2/Groups/" + gid, patchBody(op("add", "members", []any{map[string]any{"value": u}}))},
-			request{http.MethodPatch, "/scim/v2/Groups/" + doomed, patchBody(op("add", "members", []any{map[string]any{"value": u}}))},
-			request{http.MethodDelete, "/scim/v2/Users/" + u, nil},
+			request{http.MethodPatch, "/scim/v2/Groups/" + gid, patchBody(op("add", "members", []any{map[string]any{"value": u}})), nil},
+			request{http.MethodPatch, "/scim/v2/Groups/" + doomed, patchBody(op("add", "members", []any{map[string]any{"value": u}})), nil},
+			request{http.MethodDelete, "/scim/v2/Users/" + u, nil, nil},
 		)
 	}
-	reqs = append(reqs, request{http.MethodDelete, "/scim/v2/Groups/" + doomed, nil})
+	reqs = append(reqs, request{http.MethodDelete, "/scim/v2/Groups/" + doomed, nil, nil})
 	answers := inst.parallel(t, reqs)
 
 	for _, r := range answers {

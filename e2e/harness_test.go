@@ -176,9 +176,17 @@ type instance struct {
 // checks that it exits 0.
 func startOnramp(t *testing.T, db string) *instance {
 	t.Helper()
+	return startOnrampWithToken(t, db, "e2e-bootstrap-"+randHex(16))
+}
+
+// startOnrampWithToken is startOnramp with a chosen bootstrap secret, for
+// servers that share a database (each start makes its secret the bootstrap
+// token's).
+func startOnrampWithToken(t *testing.T, db, token string) *instance {
+	t.Helper()
 	inst := &instance{
 		db:     db,
-		token:  "e2e-bootstrap-" + randHex(16),
+		token:  token,
 		bin:    copyBinary(t),
 		stderr: newLogBuffer(),
 		stdout: newLogBuffer(),
@@ -262,14 +270,20 @@ func (inst *instance) stop(t *testing.T) {
 // without its graceful shutdown.
 func (inst *instance) terminate(t *testing.T) {
 	t.Helper()
+	inst.signal(t, syscall.SIGTERM)
+}
+
+// signal sends sig, unless a stop signal was sent already.
+func (inst *instance) signal(t *testing.T, sig os.Signal) {
+	t.Helper()
 	inst.termOnce.Do(func() {
 		select {
 		case <-inst.done:
 			return
 		default:
 		}
-		if err := inst.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			t.Errorf("SIGTERM: %v", err)
+		if err := inst.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			t.Errorf("%v: %v", sig, err)
 		}
 	})
 }

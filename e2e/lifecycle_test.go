@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +32,9 @@ func TestHealth(t *testing.T) {
 				checkStatus(t, r, http.StatusOK)
 			}
 		}
+		// Ctrl-C at a terminal shuts down as gracefully as SIGTERM.
+		inst.signal(t, os.Interrupt)
+		inst.stop(t) // waits and checks the exit status is 0
 	})
 }
 
@@ -262,4 +267,52 @@ func TestDatabaseLoss(t *testing.T) {
 	if strings.Contains(inst.stderr.String(), inst.token) {
 		t.Errorf("the server log contains the bootstrap secret")
 	}
+}
+
+// TestTwoServersOneDatabase runs two servers on one database, as two
+// replicas (or a server and a rolling update) do: writes through both at
+// once all succeed, and each server reads what the other wrote.
+func TestTwoServersOneDatabase(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db string) {
+		token := "e2e-shared-" + randHex(16)
+		a := startOnrampWithToken(t, db, token)
+		b := startOnrampWithToken(t, db, token)
+		gid := mustCreateGroup(t, a, uniq("Replicated"))
+
+		// Creates through both servers at once.
+		const n = 8
+		var creates []request
+		for i := range n {
+			for _, inst := range []*instance{a, b} {
+				creates = append(creates, request{http.MethodPost, "/scim/v2/Users", userBody(fmt.Sprintf("replica-%d-%s", i, randHex(4)), nil), inst})
+			}
+		}
+		var ids []string
+		for _, r := range a.parallel(t, creates) {
+			if checkStatus(t, r, http.StatusCreated) {
+				var doc struct{ ID string }
+				_ = json.Unmarshal(r.Body, &doc)
+				ids = append(ids, doc.ID)
+			}
+		}
+		// Membership changes through both servers at once.
+		var adds []request
+		for i, id := range ids {
+			adds = append(adds, request{http.MethodPatch, "/scim/v2/Groups/" + gid,
+				patchBody(op("add", "members", []any{map[string]any{"value": id}})), []*instance{a, b}[i%2]})
+		}
+		for _, r := range a.parallel(t, adds) {
+			checkStatus(t, r, http.StatusOK, http.StatusNoContent)
+		}
+
+		for _, inst := range []*instance{a, b} {
+			for _, id := range ids {
+				inst.mustGet(t, "/scim/v2/Users/"+id)
+			}
+			if got := inst.memberValues(t, gid); !slices.Equal(got, sorted(ids...)) {
+				t.Errorf("server %s: group has %d members, want %d", inst.base, len(got), len(ids))
+			}
+		}
+	})
 }

@@ -26,8 +26,12 @@ func patchAndGet(t *testing.T, inst *instance, path string, ops ...map[string]an
 	mustStatus(t, r, http.StatusOK, http.StatusNoContent)
 	got := inst.mustGet(t, path)
 	if r.Status == http.StatusOK {
-		if body := r.JSON(t); !equalJSON(body, got) {
+		body := r.JSON(t)
+		if !equalJSON(body, got) {
 			t.Errorf("PATCH answered a document that differs from a GET after it:\n  PATCH %s\n  GET   %s", mustJSON(body), mustJSON(got))
+		}
+		if etag := r.Header.Get("ETag"); etag != getStr(body, "meta", "version") {
+			t.Errorf("PATCH ETag header %q, meta.version %q: want them equal", etag, getStr(body, "meta", "version"))
 		}
 	}
 	return got

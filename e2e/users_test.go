@@ -464,7 +464,7 @@ func testConcurrentSameUserName(t *testing.T, inst *instance) {
 	const n = 8
 	var reqs []request
 	for range n {
-		reqs = append(reqs, request{http.MethodPost, "/scim/v2/Users", userBody(name, nil)})
+		reqs = append(reqs, request{http.MethodPost, "/scim/v2/Users", userBody(name, nil), nil})
 	}
 	results := inst.parallel(t, reqs)
 	statuses := make([]int, n)
@@ -497,7 +497,7 @@ func testConcurrentPatches(t *testing.T, inst *instance) {
 	var reqs []request
 	for i := range n {
 		reqs = append(reqs, request{http.MethodPatch, "/scim/v2/Users/" + id, patchBody(
-			op("add", "emails", []any{map[string]any{"value": fmt.Sprintf("addr%d@example.com", i), "type": "other"}}))})
+			op("add", "emails", []any{map[string]any{"value": fmt.Sprintf("addr%d@example.com", i), "type": "other"}})), nil})
 	}
 	results := inst.parallel(t, reqs)
 	for _, r := range results {
