@@ -169,3 +169,16 @@ func indexedText(s string) string {
 	}
 	return s[:cut]
 }
+
+// resourceRow is a users or groups row as read. The indexed columns are
+// derived from data on every write and never read back.
+type resourceRow struct {
+	ID           string `db:"id"`
+	Version      int64  `db:"version"`
+	Created      dbTime `db:"created"`
+	LastModified dbTime `db:"last_modified"`
+	Data         []byte `db:"data"`
+}
+
+// resourceColumns selects a resourceRow from a table aliased r.
+const resourceColumns = "r.id, r.version, r.created, r.last_modified, r.data"

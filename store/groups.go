@@ -11,18 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// groupRow is a groups row as read.
-type groupRow struct {
-	ID           string `db:"id"`
-	Version      int64  `db:"version"`
-	Created      dbTime `db:"created"`
-	LastModified dbTime `db:"last_modified"`
-	Data         []byte `db:"data"`
-}
-
-const groupColumns = "r.id, r.version, r.created, r.last_modified, r.data"
-
-func (row groupRow) group() (*Group, error) {
+func (row resourceRow) group() (*Group, error) {
 	attrs, err := decodeAttributes(row.Data)
 	if err != nil {
 		return nil, fmt.Errorf("group %s: %w", row.ID, err)
@@ -135,8 +124,8 @@ func loadGroup(ctx context.Context, q querier, id, lock string) (*Group, error) 
 	if !validText(id) {
 		return nil, notFound("Group", id)
 	}
-	var row groupRow
-	err := get(ctx, q, &row, `SELECT `+groupColumns+` FROM groups r WHERE r.id = ?`+lock, id)
+	var row resourceRow
+	err := get(ctx, q, &row, `SELECT `+resourceColumns+` FROM groups r WHERE r.id = ?`+lock, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("Group", id)
 	}
@@ -207,9 +196,9 @@ func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) 
 		if q.Count <= 0 || page.Total == 0 {
 			return nil
 		}
-		var rows []groupRow
+		var rows []resourceRow
 		args := append(append([]any{}, where.args...), q.Count, offset(q.StartIndex))
-		err := selectAll(ctx, tx, &rows, `SELECT `+groupColumns+` FROM groups r`+where.String()+
+		err := selectAll(ctx, tx, &rows, `SELECT `+resourceColumns+` FROM groups r`+where.String()+
 			` ORDER BY r.id LIMIT ? OFFSET ?`, args...)
 		if err != nil {
 			return fmt.Errorf("page: %w", err)

@@ -11,19 +11,7 @@ import (
 	"github.com/jmoiron/sqlx"
 )
 
-// userRow is a users row as read; the indexed columns are derived from data
-// and not read back.
-type userRow struct {
-	ID           string `db:"id"`
-	Version      int64  `db:"version"`
-	Created      dbTime `db:"created"`
-	LastModified dbTime `db:"last_modified"`
-	Data         []byte `db:"data"`
-}
-
-const userColumns = "r.id, r.version, r.created, r.last_modified, r.data"
-
-func (row userRow) user() (*User, error) {
+func (row resourceRow) user() (*User, error) {
 	attrs, err := decodeAttributes(row.Data)
 	if err != nil {
 		return nil, fmt.Errorf("user %s: %w", row.ID, err)
@@ -139,8 +127,8 @@ func loadUser(ctx context.Context, q querier, id, lock string) (*User, error) {
 	if !validText(id) {
 		return nil, notFound("User", id)
 	}
-	var row userRow
-	err := get(ctx, q, &row, `SELECT `+userColumns+` FROM users r WHERE r.id = ?`+lock, id)
+	var row resourceRow
+	err := get(ctx, q, &row, `SELECT `+resourceColumns+` FROM users r WHERE r.id = ?`+lock, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("User", id)
 	}
@@ -200,9 +188,9 @@ func (s *Store) ListUsers(ctx context.Context, q ListQuery) (Page[*User], error)
 		if q.Count <= 0 || page.Total == 0 {
 			return nil
 		}
-		var rows []userRow
+		var rows []resourceRow
 		args := append(append([]any{}, where.args...), q.Count, offset(q.StartIndex))
-		err := selectAll(ctx, tx, &rows, `SELECT `+userColumns+` FROM users r`+where.String()+
+		err := selectAll(ctx, tx, &rows, `SELECT `+resourceColumns+` FROM users r`+where.String()+
 			` ORDER BY r.id LIMIT ? OFFSET ?`, args...)
 		if err != nil {
 			return fmt.Errorf("page: %w", err)
