@@ -250,3 +250,30 @@ func TestHeaders(t *testing.T) {
 		}
 	})
 }
+
+// TestRefusalDetails: a body the SCIM library refuses with its generic
+// detail gets a detail that names the attribute.
+func TestRefusalDetails(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db string) {
+		inst := startOnramp(t, db)
+		id := mustCreateUser(t, inst, uniq("detail"))
+		for _, tc := range []struct {
+			method, path string
+			body         any
+			scimType     string
+			mentions     string
+		}{
+			{http.MethodPost, "/scim/v2/Users", userBody(uniq("d"), map[string]any{"active": 5}), "invalidValue", `"active" must be a boolean`},
+			{http.MethodPost, "/scim/v2/Users", userBody(uniq("d"), map[string]any{"name": map[string]any{"familyName": true}}), "invalidValue", `"name.familyName" must be a string`},
+			{http.MethodPut, "/scim/v2/Users/" + id, userBody(uniq("d"), map[string]any{"emails": "x"}), "invalidSyntax", `"emails" must be an array`},
+			{http.MethodPost, "/scim/v2/Groups", map[string]any{"schemas": []string{groupURN}}, "invalidValue", `"displayName" is required`},
+		} {
+			r := inst.do(t, tc.method, tc.path, tc.body)
+			checkSCIMError(t, r, http.StatusBadRequest, tc.scimType)
+			if !strings.Contains(getStr(r.JSON(t), "detail"), tc.mentions) {
+				t.Errorf("%s: detail should mention %s: %s", r.req, tc.mentions, r)
+			}
+		}
+	})
+}

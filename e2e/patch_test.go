@@ -336,3 +336,57 @@ func wantEq(t *testing.T, what string, got, want any) {
 		t.Errorf("%s = %#v, want %#v", what, got, want)
 	}
 }
+
+// TestPatchAnswers: a PATCH answers 204 with the new ETag unless the client
+// asks for attributes (then 200 with them), and operations on read-only
+// attributes are 400 mutability, whatever the library thinks of the path.
+func TestPatchAnswers(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, db string) {
+		inst := startOnramp(t, db)
+		uid := mustCreateUser(t, inst, uniq("ans"))
+		gid := mustCreateGroup(t, inst, uniq("Ans"))
+		user, group := "/scim/v2/Users/"+uid, "/scim/v2/Groups/"+gid
+
+		// Microsoft's "Patch user omalley new username" and "patch user
+		// omalley active with boolean", as sent.
+		for _, body := range []string{
+			`{ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations":[{"op":"Replace","path":"userName","value":"` + uniq("newusername") + `"}]}`,
+			`{ "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations":[{"op":"Replace","path":"active","value": false}]}`,
+		} {
+			r := inst.do(t, http.MethodPatch, user, body, withHeader("Content-Type", "application/json"))
+			mustStatus(t, r, http.StatusNoContent)
+			if len(r.Body) != 0 || r.Header.Get("ETag") != getStr(inst.mustGet(t, user), "meta", "version") {
+				t.Errorf("%s: body %q, ETag %q; want no body and the new version", r.req, r.Body, r.Header.Get("ETag"))
+			}
+		}
+		r := inst.do(t, http.MethodPatch, user+"?attributes=active", patchBody(op("replace", "active", true)))
+		mustStatus(t, r, http.StatusOK)
+		if m := r.JSON(t); get(m, "active") != true || get(m, "userName") != nil || getStr(m, "id") != uid {
+			t.Errorf("%s: %s", r.req, r)
+		}
+		r = inst.do(t, http.MethodPatch, group+"?excludedAttributes=members", patchBody(op("replace", "externalId", "x")))
+		mustStatus(t, r, http.StatusOK)
+		if r.Header.Get("ETag") == "" || getStr(r.JSON(t), "externalId") != "x" {
+			t.Errorf("%s: %s", r.req, r)
+		}
+
+		for _, tc := range []struct {
+			path string
+			op   map[string]any
+		}{
+			{user, op("replace", "id", "x")},
+			{user, op("replace", "meta.created", "2020-01-01T00:00:00Z")},
+			{user, op("remove", "meta", nil)},
+			{user, op("replace", "schemas", []string{userURN})},
+			{user, op("add", "groups", []any{map[string]any{"value": gid}})},
+			{user, op("replace", "", map[string]any{"meta": map[string]any{"created": "2020-01-01T00:00:00Z"}})},
+			{group, op("replace", "id", "x")},
+			{group, op("replace", "meta.lastModified", "2020-01-01T00:00:00Z")},
+		} {
+			checkSCIMError(t, inst.do(t, http.MethodPatch, tc.path, patchBody(tc.op)), http.StatusBadRequest, "mutability")
+		}
+		// Okta's path-less value with the user's own id is fine.
+		mustStatus(t, inst.do(t, http.MethodPatch, user, patchBody(op("replace", "", map[string]any{"id": uid, "active": false}))), http.StatusNoContent)
+	})
+}

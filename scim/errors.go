@@ -36,6 +36,11 @@ func (h *Handler) scimError(r *http.Request, err error) scimerrors.ScimError {
 			ScimType: scimerrors.ScimTypeInvalidValue,
 			Detail:   err.Error(),
 		}
+	case errors.Is(err, store.ErrVersionMismatch):
+		return scimerrors.ScimError{
+			Status: http.StatusPreconditionFailed,
+			Detail: "The resource has changed: its version is not one that If-Match names. Read it again, then retry with its new ETag.",
+		}
 	case errors.Is(err, store.ErrUnknownMember):
 		return scimerrors.ScimError{
 			Status:   http.StatusBadRequest,

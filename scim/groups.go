@@ -63,15 +63,22 @@ func (g *groupHandler) Replace(r *http.Request, id string, attrs elimity.Resourc
 	if err != nil {
 		return elimity.Resource{}, g.h.fail(r, ev, err)
 	}
-	return g.update(r, id, ev, func(cur *store.Group) (store.MemberChanges, error) {
+	withMembers := parseProjection(r).wants("members")
+	group, err := g.update(r, id, ev, withMembers, func(cur *store.Group) (store.MemberChanges, error) {
 		cur.Attributes = m
 		return store.MemberChanges{Replace: true, Add: ids}, nil
 	})
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	return g.render(r, group, withMembers), nil
 }
 
 func (g *groupHandler) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
-	ev := g.h.event(r, "group.patch", "Group", id, http.StatusOK, "patched group: "+describeOps(ops))
-	return g.update(r, id, ev, func(cur *store.Group) (store.MemberChanges, error) {
+	ev := g.h.event(r, "group.patch", "Group", id, patchStatus(r), "patched group: "+describeOps(ops))
+	// Without a body to answer, the members are not even read.
+	withMembers := patchWantsBody(r) && parseProjection(r).wants("members")
+	group, err := g.update(r, id, ev, withMembers, func(cur *store.Group) (store.MemberChanges, error) {
 		next, changes, err := applyGroupPatch(cur.Attributes, ops)
 		if err != nil {
 			return store.MemberChanges{}, err
@@ -79,20 +86,25 @@ func (g *groupHandler) Patch(r *http.Request, id string, ops []elimity.PatchOper
 		cur.Attributes = next
 		return changes, nil
 	})
+	if err != nil {
+		return elimity.Resource{}, err
+	}
+	return patchResult(r, group.Version, func() elimity.Resource { return g.render(r, group, withMembers) }), nil
 }
 
-func (g *groupHandler) update(r *http.Request, id string, ev store.Event, fn func(*store.Group) (store.MemberChanges, error)) (elimity.Resource, error) {
-	withMembers := parseProjection(r).wants("members")
-	group, err := g.h.store.UpdateGroup(r.Context(), id, fn, ev, store.GroupOptions{WithMembers: withMembers})
+// update runs fn on the group id under the request's If-Match, if any, and
+// returns the group, with its members when withMembers.
+func (g *groupHandler) update(r *http.Request, id string, ev store.Event, withMembers bool, fn func(*store.Group) (store.MemberChanges, error)) (*store.Group, error) {
+	group, err := g.h.store.UpdateGroup(r.Context(), id, fn, ev, store.GroupOptions{WithMembers: withMembers}, preconditions(r)...)
 	if err != nil {
-		return elimity.Resource{}, g.h.fail(r, ev, err)
+		return nil, g.h.fail(r, ev, err)
 	}
-	return g.render(r, group, withMembers), nil
+	return group, nil
 }
 
 func (g *groupHandler) Delete(r *http.Request, id string) error {
 	ev := g.h.event(r, "group.delete", "Group", id, http.StatusNoContent, "deleted group")
-	if err := g.h.store.DeleteGroup(r.Context(), id, ev); err != nil {
+	if err := g.h.store.DeleteGroup(r.Context(), id, ev, preconditions(r)...); err != nil {
 		return g.h.fail(r, ev, err)
 	}
 	return nil
@@ -111,7 +123,7 @@ func (g *groupHandler) render(r *http.Request, group *store.Group, withMembers b
 // groupAttributes splits a validated group body into the attributes the
 // store keeps and the member user ids.
 func groupAttributes(attrs elimity.ResourceAttributes) (map[string]any, []string, error) {
-	m := map[string]any(attrs)
+	m := wrapSingles(kindGroup, map[string]any(attrs))
 	raw, _ := m["members"].([]any)
 	delete(m, "members")
 	ids, err := memberIDs(raw)

@@ -70,6 +70,47 @@ func resource(id string, version int64, created, modified time.Time, attrs map[s
 // etag is the weak entity tag of a resource version, also its meta.version.
 func etag(version int64) string { return `W/"` + strconv.FormatInt(version, 10) + `"` }
 
+// PATCH answers 204 No Content, with the new ETag, unless the request asks
+// for attributes with an `attributes` or `excludedAttributes` query
+// parameter; then it answers 200 with the resource so projected. RFC 7644
+// §3.5.2 requires 200 and the resource when `attributes` is given and
+// otherwise leaves 200 or 204 to the server. The Microsoft SCIM suite
+// requires 204 for plain PATCHes ("Patch user omalley new username",
+// "patch user omalley active with boolean"), and Okta and Entra ID accept
+// either; a PATCH that answers no body also need not read a group's
+// members.
+func patchWantsBody(r *http.Request) bool {
+	q := r.URL.Query()
+	return q.Has("attributes") || q.Has("excludedAttributes")
+}
+
+// patchStatus is the status a successful PATCH of r answers.
+func patchStatus(r *http.Request) int {
+	if patchWantsBody(r) {
+		return http.StatusOK
+	}
+	return http.StatusNoContent
+}
+
+// patchResult is what a PATCH handler returns to the library after writing
+// version: no attributes, which the library answers with 204 (the ETag is
+// added by etagWriter), or the rendered resource, never empty, so that the
+// library answers 200 with it.
+func patchResult(r *http.Request, version int64, render func() elimity.Resource) elimity.Resource {
+	recordWritten(r, version)
+	if !patchWantsBody(r) {
+		return elimity.Resource{}
+	}
+	res := render()
+	if len(res.Attributes) == 0 {
+		// A projection such as attributes=id leaves nothing but what the
+		// library adds; one placeholder key, which the library overwrites
+		// with the real schemas, keeps it from answering 204.
+		res.Attributes = elimity.ResourceAttributes{"schemas": nil}
+	}
+	return res
+}
+
 // resourceBody is the JSON object of a resource in a list response, shaped
 // exactly as the library shapes single resources so that a client sees the
 // same document from GET /Users/{id} and GET /Users.

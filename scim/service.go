@@ -5,8 +5,11 @@
 // github.com/elimity-com/scim. What that library leaves to us lives here:
 // filters (filter.go, translated to store conditions, never to SQL text),
 // the PATCH applier (patch.go), projection and rendering (render.go), list
-// responses (list.go), the service provider configuration (discovery.go),
-// and the mapping of every error to a SCIM error body (errors.go).
+// responses (list.go), sorting (sort.go), searches (search.go), entity tags
+// and preconditions (etag.go), the mutability check of PATCH bodies
+// (mutability.go), the service provider configuration (discovery.go), the
+// mapping of every error to a SCIM error body (errors.go), and details
+// that name the attribute when the library refuses a body (diagnose.go).
 //
 // The handler expects to be mounted under /scim/v2 with that prefix
 // stripped, behind middleware that authenticates the caller, puts the
@@ -70,29 +73,63 @@ func NewHandler(cfg Config) *Handler {
 	return h
 }
 
-// ServeHTTP answers list requests and the service provider configuration
-// itself (the library gets itemsPerPage and the advertised features wrong)
-// and hands everything else to the library.
+// ServeHTTP answers list requests and searches (list.go, search.go) and
+// the service provider configuration itself (the library gets
+// itemsPerPage, filter validation and the advertised features wrong), and
+// hands every other request to the library, with what the library leaves
+// out added around it (viaLibrary).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	base := h.baseURL(r)
-	if r.Method == http.MethodGet {
-		switch r.URL.Path {
-		case "/Users":
-			h.list(w, r, base, userList{h})
-			return
-		case "/Groups":
-			h.list(w, r, base, groupList{h})
-			return
-		case "/ServiceProviderConfig":
-			h.serviceProviderConfig(w, r, base)
-			return
-		}
+	if r.URL.Path == "/Bulk" {
+		h.bulk(w, r, base) // bulk.go; its operations come back here as sub-requests
+		return
 	}
-	if r.Method == http.MethodPatch && strings.HasPrefix(r.URL.Path, "/Users/") {
-		if err := normalizeBody(r, normalizePatchBody); err != nil {
-			h.internalError(w, r, err)
-			return
-		}
+	if h.serveOwn(w, r, base) {
+		return
+	}
+	h.viaLibrary(w, r, base)
+}
+
+// serveOwn answers the requests Onramp serves without the library, and
+// reports whether r was one.
+func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, base string) bool {
+	switch r.Method + " " + r.URL.Path {
+	case "GET /Users":
+		h.list(w, r, base, userList{h})
+	case "GET /Groups":
+		h.list(w, r, base, groupList{h})
+	case "GET /", "GET ":
+		h.rootList(w, r, base)
+	case "GET /ServiceProviderConfig":
+		h.serviceProviderConfig(w, r, base)
+	case "POST /Users/.search":
+		h.search(w, r, base, userList{h})
+	case "POST /Groups/.search":
+		h.search(w, r, base, groupList{h})
+	case "POST /.search":
+		h.rootSearch(w, r, base)
+	default:
+		return false
+	}
+	return true
+}
+
+// viaLibrary hands r to the library, after answering what comes first:
+// entity-tag preconditions (etag.go) and PATCH operations on read-only
+// attributes (mutability.go); and it words the library's generic refusals
+// of resource bodies (diagnose.go).
+func (h *Handler) viaLibrary(w http.ResponseWriter, r *http.Request, base string) {
+	w, r, done := h.conditional(w, r)
+	if done {
+		return
+	}
+	if r.Method == http.MethodPatch && !h.preparePatch(w, r) {
+		return
+	}
+	w, diagnose, err := withDiagnosis(w, r)
+	if err != nil {
+		h.internalError(w, r, err)
+		return
 	}
 	srv, err := elimity.NewServer(&elimity.ServerArgs{
 		ServiceProviderConfig: &elimity.ServiceProviderConfig{SupportFiltering: true, SupportPatch: true, MaxResults: maxCount},
@@ -103,20 +140,53 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	srv.ServeHTTP(w, r)
+	diagnose()
 }
 
-// normalizeBody replaces r's body with fix(body). The server's body limit
-// has already read and bounded it, so this costs a copy, not a read.
-func normalizeBody(r *http.Request, fix func([]byte) []byte) error {
-	if r.Body == nil {
-		return nil
+// conditional handles the entity-tag headers of requests on one resource
+// (see etag.go): it answers a GET whose If-None-Match matches with 304 (done
+// is then true), carries If-Match of writes into the request context, and
+// makes sure a 204 answer to a write still carries the new ETag.
+func (h *Handler) conditional(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, *http.Request, bool) {
+	ref, ok := parseResourcePath(r.URL.Path)
+	if !ok {
+		return w, r, false
 	}
+	switch r.Method {
+	case http.MethodGet:
+		return w, r, h.notModified(w, r, ref)
+	case http.MethodPut, http.MethodPatch, http.MethodDelete:
+		r, rec := withWritten(withIfMatch(r))
+		return etagWriter{ResponseWriter: w, rec: rec}, r, false
+	}
+	return w, r, false
+}
+
+// preparePatch readies a PATCH of a user or group for the library: it
+// answers operations on read-only attributes with 400 mutability itself
+// (mutability.go) and rewrites user bodies into forms the library accepts
+// (normalizePatchBody). It reports whether the library should go on.
+func (h *Handler) preparePatch(w http.ResponseWriter, r *http.Request) bool {
+	ref, ok := parseResourcePath(r.URL.Path)
+	if !ok || r.Body == nil {
+		return true
+	}
+	// The server's body limit has already read and bounded the body, so
+	// this costs a copy, not a read.
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
-		return fmt.Errorf("read body: %w", err)
+		h.internalError(w, r, fmt.Errorf("read body: %w", err))
+		return false
 	}
-	r.Body = io.NopCloser(bytes.NewReader(fix(body)))
-	return nil
+	if err := checkPatchMutability(ref, body); err != nil {
+		WriteError(w, h.scimError(r, err))
+		return false
+	}
+	if ref.kind == kindUser {
+		body = normalizePatchBody(body)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	return true
 }
 
 // baseURL is the absolute URL of /scim/v2 for this request.

@@ -42,7 +42,7 @@ func (u *userHandler) Replace(r *http.Request, id string, attrs elimity.Resource
 	user, err := u.h.store.UpdateUser(r.Context(), id, func(cur *store.User) error {
 		cur.Attributes = next
 		return nil
-	}, ev)
+	}, ev, preconditions(r)...)
 	if err != nil {
 		return elimity.Resource{}, u.h.fail(r, ev, err)
 	}
@@ -50,7 +50,7 @@ func (u *userHandler) Replace(r *http.Request, id string, attrs elimity.Resource
 }
 
 func (u *userHandler) Patch(r *http.Request, id string, ops []elimity.PatchOperation) (elimity.Resource, error) {
-	ev := u.h.event(r, "user.patch", "User", id, http.StatusOK, "patched user: "+describeOps(ops))
+	ev := u.h.event(r, "user.patch", "User", id, patchStatus(r), "patched user: "+describeOps(ops))
 	user, err := u.h.store.UpdateUser(r.Context(), id, func(cur *store.User) error {
 		next, err := applyUserPatch(cur.Attributes, ops)
 		if err != nil {
@@ -58,16 +58,16 @@ func (u *userHandler) Patch(r *http.Request, id string, ops []elimity.PatchOpera
 		}
 		cur.Attributes = next
 		return nil
-	}, ev)
+	}, ev, preconditions(r)...)
 	if err != nil {
 		return elimity.Resource{}, u.h.fail(r, ev, err)
 	}
-	return u.render(r, user), nil
+	return patchResult(r, user.Version, func() elimity.Resource { return u.render(r, user) }), nil
 }
 
 func (u *userHandler) Delete(r *http.Request, id string) error {
 	ev := u.h.event(r, "user.delete", "User", id, http.StatusNoContent, "deleted user")
-	if err := u.h.store.DeleteUser(r.Context(), id, ev); err != nil {
+	if err := u.h.store.DeleteUser(r.Context(), id, ev, preconditions(r)...); err != nil {
 		return u.h.fail(r, ev, err)
 	}
 	return nil
@@ -86,9 +86,26 @@ func (u *userHandler) render(r *http.Request, user *store.User) elimity.Resource
 
 // userAttributes is what Onramp stores of a validated user body.
 func userAttributes(attrs elimity.ResourceAttributes) map[string]any {
-	m := map[string]any(attrs)
+	m := wrapSingles(kindUser, map[string]any(attrs))
 	delete(m, "password") // never kept; see userSchema
 	delete(m, "groups")   // computed from memberships on read
+	return m
+}
+
+// wrapSingles puts a lone object given for a multi-valued attribute of a
+// validated body ("emails": {"value": ...}, which the library lets
+// through) into an array, as the PATCH applier does, so that what is
+// stored and returned is always an array. It changes m in place and
+// returns it.
+func wrapSingles(kind resourceKind, m map[string]any) map[string]any {
+	for _, a := range catalogFor(kind).Attrs {
+		if !a.MultiValued || a.isExtension() {
+			continue
+		}
+		if obj, ok := m[a.Name].(map[string]any); ok {
+			m[a.Name] = []any{obj}
+		}
+	}
 	return m
 }
 

@@ -103,8 +103,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // is answered 413 and a body that is not UTF-8 is answered 400, both as SCIM
 // errors. The SCIM library reads bodies without a limit and ignores read
 // errors, so the check cannot be left to it.
-func limitBody(limit int64, next http.Handler) http.Handler {
+func limitBody(limitOf func(*http.Request) int64, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		limit := limitOf(r)
 		if r.Body == nil || r.Body == http.NoBody {
 			next.ServeHTTP(w, r)
 			return

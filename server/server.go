@@ -55,7 +55,7 @@ func New(cfg Config) (http.Handler, error) {
 	r.Handle("/readyz", readyz(cfg.Store, cfg.Logger)).Methods(http.MethodGet, http.MethodHead)
 	r.PathPrefix("/scim/v2").Handler(
 		auth.require(scimScope,
-			limitBody(cfg.MaxBodyBytes,
+			limitBody(scimBodyLimit(cfg.MaxBodyBytes),
 				http.StripPrefix("/scim/v2", scimHandler))))
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 
@@ -72,5 +72,16 @@ func scimScope(r *http.Request) string {
 		return ScopeSCIMRead
 	default:
 		return ScopeSCIMWrite
+	}
+}
+
+// scimBodyLimit is the body limit of a SCIM request: a Bulk request may be
+// as large as the maxPayloadSize that /ServiceProviderConfig advertises.
+func scimBodyLimit(def int64) func(*http.Request) int64 {
+	return func(r *http.Request) int64 {
+		if r.URL.Path == "/scim/v2/Bulk" {
+			return max(def, scim.BulkMaxPayloadSize)
+		}
+		return def
 	}
 }

@@ -53,6 +53,12 @@ type dialect interface {
 	// element for which where (given a reference to that element, and
 	// writing a condition on it) holds. alias is unique in the statement.
 	jsonAnyOf(b *sqlBuf, ref jsonRef, alias string, where func(elem jsonRef) error) error
+	// jsonPrimaryElem writes a scalar subquery: value (given a reference to
+	// an element, and writing an expression on it) for the element of the
+	// array at ref that has "primary": true, else for its first element;
+	// NULL when ref is not an array or is empty. alias is unique in the
+	// statement.
+	jsonPrimaryElem(b *sqlBuf, ref jsonRef, alias string, value func(elem jsonRef))
 	// exactMatch writes a case-sensitive co, sw or ew test of the string
 	// expression operand against value, with no pattern characters.
 	exactMatch(b *sqlBuf, op Op, operand func(), value string)

@@ -17,7 +17,7 @@ func opError(op string, err error) error {
 	if errors.As(err, &ce) {
 		return ce.err
 	}
-	if errorsIsAny(err, ErrNotFound, ErrAlreadyExists, ErrUnknownMember, ErrInvalidValue) {
+	if errorsIsAny(err, ErrNotFound, ErrAlreadyExists, ErrUnknownMember, ErrInvalidValue, ErrVersionMismatch) {
 		return err
 	}
 	return fmt.Errorf("store: %s: %w", op, err)
@@ -56,4 +56,8 @@ func errorsIsAny(err error, targets ...error) bool {
 		}
 	}
 	return false
+}
+
+func versionMismatch(kind, id string) error {
+	return fmt.Errorf("%w: %s %q has changed", ErrVersionMismatch, kind, id)
 }

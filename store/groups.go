@@ -180,12 +180,16 @@ func membersOfGroups(ctx context.Context, q querier, groupIDs []string) (map[str
 	return out, nil
 }
 
-// ListGroups returns the page of groups that q selects, ordered by id, with
+// ListGroups returns the page of groups that q selects, in q.Sort's order, with
 // their members (in one query per page) when opts.WithMembers, and the
 // number of matches in all pages.
 func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) (Page[*Group], error) {
 	page := Page[*Group]{Resources: []*Group{}}
 	where, err := renderWhere(s.d, groupsTable, q.Filter)
+	if err != nil {
+		return page, opError("list groups", err)
+	}
+	order, err := renderOrder(s.d, groupsTable, q.Sort)
 	if err != nil {
 		return page, opError("list groups", err)
 	}
@@ -197,9 +201,9 @@ func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) 
 			return nil
 		}
 		var rows []resourceRow
-		args := append(append([]any{}, where.args...), q.Count, offset(q.StartIndex))
+		args := append(append(append([]any{}, where.args...), order.args...), q.Count, offset(q.StartIndex))
 		err := selectAll(ctx, tx, &rows, `SELECT `+resourceColumns+` FROM groups r`+where.String()+
-			` ORDER BY r.id LIMIT ? OFFSET ?`, args...)
+			order.String()+` LIMIT ? OFFSET ?`, args...)
 		if err != nil {
 			return fmt.Errorf("page: %w", err)
 		}
@@ -238,11 +242,18 @@ func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) 
 // returned as is; a member to add that is not a user is [ErrUnknownMember].
 // fn runs inside the transaction: it must be quick and must not write
 // through the store.
-func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (MemberChanges, error), ev Event, opts GroupOptions) (*Group, error) {
+//
+// pre, when given, must hold for the version read under the lock, before fn
+// runs; else nothing is written and the error is [ErrVersionMismatch]. The
+// UPDATE is conditional on that version.
+func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (MemberChanges, error), ev Event, opts GroupOptions, pre ...Precondition) (*Group, error) {
 	var out *Group
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		g, err := loadGroup(ctx, tx, id, s.d.forUpdate())
 		if err != nil {
+			return err
+		}
+		if err := checkVersion("Group", id, g.Version, pre); err != nil {
 			return err
 		}
 		before := *g
@@ -251,7 +262,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (M
 			return callerError{err}
 		}
 		now := later(s.resourceTime(), before.LastModified)
-		if err := s.writeGroup(ctx, tx, id, g.Attributes, before.Version+1, now); err != nil {
+		if err := s.writeGroup(ctx, tx, id, g.Attributes, before.Version, now); err != nil {
 			return err
 		}
 		if err := s.changeMembers(ctx, tx, id, changes); err != nil {
@@ -273,19 +284,26 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (M
 	return out, nil
 }
 
-// writeGroup writes a group's new attributes, version and LastModified.
-func (s *Store) writeGroup(ctx context.Context, tx *sqlx.Tx, id string, attrs map[string]any, version int64, now time.Time) error {
+// writeGroup writes a group's new attributes and LastModified, and version
+// from+1, on condition that the stored version is still from.
+func (s *Store) writeGroup(ctx context.Context, tx *sqlx.Tx, id string, attrs map[string]any, from int64, now time.Time) error {
 	f, err := deriveGroup(attrs)
 	if err != nil {
 		return err
 	}
-	_, err = exec(ctx, tx, `UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?,
-		version = ?, last_modified = ?, data = ? WHERE id = ?`,
-		f.displayName, f.displayNameKey, f.externalID, version, s.d.timeArg(now), f.data, id)
+	n, err := exec(ctx, tx, `UPDATE groups SET display_name = ?, display_name_key = ?, external_id = ?,
+		version = ?, last_modified = ?, data = ? WHERE id = ? AND version = ?`,
+		f.displayName, f.displayNameKey, f.externalID, from+1, s.d.timeArg(now), f.data, id, from)
 	if s.d.isUniqueViolation(err) {
 		return alreadyExists("displayName", f.displayName)
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	if n == 0 { // cannot happen under the row lock; never write over a change
+		return versionMismatch("Group", id)
+	}
+	return nil
 }
 
 // changeMembers applies c to the group id.
@@ -375,22 +393,32 @@ func checkUsers(ctx context.Context, q querier, ids []string) error {
 }
 
 // DeleteGroup deletes the group id and its memberships, or returns
-// [ErrNotFound].
-func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event) error {
+// [ErrNotFound]. pre, when given, must hold for the group's version, read
+// under the row lock, and the DELETE is conditional on it; else nothing
+// changes and the error is [ErrVersionMismatch].
+func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event, pre ...Precondition) error {
 	if !validText(id) {
 		return notFound("Group", id)
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		// Lock the group first, as UpdateGroup does, so the two queue
 		// rather than deadlock over its membership rows.
-		if _, err := loadGroup(ctx, tx, id, s.d.forUpdate()); err != nil {
+		g, err := loadGroup(ctx, tx, id, s.d.forUpdate())
+		if err != nil {
+			return err
+		}
+		if err := checkVersion("Group", id, g.Version, pre); err != nil {
 			return err
 		}
 		if _, err := exec(ctx, tx, `DELETE FROM group_members WHERE group_id = ?`, id); err != nil {
 			return fmt.Errorf("delete members: %w", err)
 		}
-		if _, err := exec(ctx, tx, `DELETE FROM groups WHERE id = ?`, id); err != nil {
+		n, err := exec(ctx, tx, `DELETE FROM groups WHERE id = ? AND version = ?`, id, g.Version)
+		if err != nil {
 			return err
+		}
+		if n == 0 { // cannot happen under the row lock
+			return versionMismatch("Group", id)
 		}
 		return s.insertEvent(ctx, tx, s.stamp(ev, "Group", id))
 	})

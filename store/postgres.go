@@ -167,6 +167,19 @@ func (d postgresDialect) jsonAnyOf(b *sqlBuf, ref jsonRef, alias string, where f
 	return nil
 }
 
+// jsonPrimaryElem numbers the elements WITH ORDINALITY and takes the
+// primary one, else the one numbered first.
+func (d postgresDialect) jsonPrimaryElem(b *sqlBuf, ref jsonRef, alias string, value func(elem jsonRef)) {
+	b.sql("(SELECT ")
+	value(jsonRef{doc: alias + ".value"})
+	b.sql(" FROM jsonb_array_elements(CASE WHEN jsonb_typeof(")
+	d.value(b, ref)
+	b.sql(") = 'array' THEN ")
+	d.value(b, ref)
+	b.sql(" ELSE CAST('[]' AS jsonb) END) WITH ORDINALITY AS " + alias + "(value, n) ORDER BY CASE WHEN " +
+		alias + ".value -> 'primary' = CAST('true' AS jsonb) THEN 0 ELSE 1 END, " + alias + ".n LIMIT 1)")
+}
+
 // exactMatch uses LIKE, which is case-sensitive on PostgreSQL, with the
 // value's pattern characters escaped.
 func (postgresDialect) exactMatch(b *sqlBuf, op Op, operand func(), value string) {

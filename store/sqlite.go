@@ -179,6 +179,21 @@ func (d sqliteDialect) jsonAnyOf(b *sqlBuf, ref jsonRef, alias string, where fun
 	return nil
 }
 
+// jsonPrimaryElem walks the array with json_each, whose key is the
+// element's index, and takes the primary element, else the first.
+func (d sqliteDialect) jsonPrimaryElem(b *sqlBuf, ref jsonRef, alias string, value func(elem jsonRef)) {
+	elem := jsonRef{doc: ref.doc, prefix: alias + ".fullkey"}
+	b.sql("(SELECT ")
+	value(elem)
+	b.sql(" FROM ")
+	d.call(b, "json_each", ref)
+	b.sql(" AS " + alias + " WHERE ")
+	d.call(b, "json_type", ref)
+	b.sql(" = 'array' ORDER BY CASE WHEN ")
+	d.call(b, "json_type", elem.child([]string{"primary"}))
+	b.sql(" = 'true' THEN 0 ELSE 1 END, " + alias + ".key LIMIT 1)")
+}
+
 // exactMatch avoids LIKE, which on SQLite ignores ASCII case whatever the
 // operands, and uses instr and substr, which compare characters exactly.
 func (sqliteDialect) exactMatch(b *sqlBuf, op Op, operand func(), value string) {

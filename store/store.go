@@ -15,6 +15,7 @@ package store
 
 import (
 	"errors"
+	"slices"
 	"time"
 )
 
@@ -35,7 +36,37 @@ var (
 	// group displayName, a scope containing a comma. Callers answer it as a
 	// client error (SCIM 400 invalidValue). The text names the attribute.
 	ErrInvalidValue = errors.New("invalid value")
+	// ErrVersionMismatch: a write's [Precondition] does not hold, because
+	// the resource has changed since the client read it. Nothing was
+	// written. Callers answer it as HTTP 412 Precondition Failed.
+	ErrVersionMismatch = errors.New("version mismatch")
 )
+
+// Precondition guards a write, as HTTP If-Match does (RFC 7232 §3.1): the
+// update or delete happens only while the resource's version is one the
+// client names. The store checks it in the transaction that writes, on the
+// row it has locked, and writes with "WHERE id = ? AND version = ?", so of
+// two writers racing with the same expected version exactly one wins and
+// the other gets [ErrVersionMismatch].
+//
+// A resource that does not exist is [ErrNotFound] whatever the
+// precondition: SCIM clients expect 404 for a deleted resource.
+type Precondition struct {
+	// IfVersion lists the acceptable versions; the write goes ahead when
+	// the current version is any of them. Empty accepts any version
+	// (If-Match: *, or no If-Match at all).
+	IfVersion []int64
+}
+
+// holds reports whether every precondition of pre accepts version.
+func holds(pre []Precondition, version int64) bool {
+	for _, p := range pre {
+		if len(p.IfVersion) > 0 && !slices.Contains(p.IfVersion, version) {
+			return false
+		}
+	}
+	return true
+}
 
 // Timestamps are kept at whole seconds: SCIM clients see meta.created and
 // meta.lastModified at that precision, and a filter such as
@@ -49,6 +80,14 @@ const timePrecision = time.Second
 // canonical attribute names, minus what the server owns (id, meta, schemas,
 // groups). The store derives its indexed columns (userName, externalId,
 // displayName, active) from it on every write, so the two cannot disagree.
+//
+// Version starts at 1 and grows by one with every write of the user's own
+// attributes; it is the user's ETag. It does not change when only the
+// computed Groups changes (a group gains or loses the user): bumping every
+// member's version would make adding one member to a group cost as much as
+// the group is large, and Groups is readOnly, so no client can lose an
+// update to it. A client that caches a user by ETag must re-read groups
+// from the Groups endpoint, whose versions do change with membership.
 type User struct {
 	ID           string
 	Version      int64
@@ -82,6 +121,9 @@ type GroupRef struct {
 // store derives displayName and externalId columns from it. Members live in
 // their own table: on create they are the initial members; on read they are
 // filled only when asked for (see [GroupOptions]).
+//
+// Version grows by one with every write of the group, membership changes
+// included (from either side: a deleted user's groups get a new version too).
 type Group struct {
 	ID           string
 	Version      int64
@@ -129,6 +171,8 @@ type ListQuery struct {
 	StartIndex int
 	// Count is the page size; 0 asks for totalResults alone.
 	Count int
+	// Sort orders the matches; nil orders them by id.
+	Sort *Sort
 }
 
 // Page is one page of a list, with the number of matches in all pages.

@@ -172,12 +172,16 @@ func groupsOf(ctx context.Context, q querier, userIDs []string) (map[string][]Gr
 	return out, nil
 }
 
-// ListUsers returns the page of users that q selects, ordered by id, with
+// ListUsers returns the page of users that q selects, in q.Sort's order, with
 // their groups, and the number of matches in all pages. The count, the page
 // and the groups come from one snapshot.
 func (s *Store) ListUsers(ctx context.Context, q ListQuery) (Page[*User], error) {
 	page := Page[*User]{Resources: []*User{}}
 	where, err := renderWhere(s.d, usersTable, q.Filter)
+	if err != nil {
+		return page, opError("list users", err)
+	}
+	order, err := renderOrder(s.d, usersTable, q.Sort)
 	if err != nil {
 		return page, opError("list users", err)
 	}
@@ -189,9 +193,9 @@ func (s *Store) ListUsers(ctx context.Context, q ListQuery) (Page[*User], error)
 			return nil
 		}
 		var rows []resourceRow
-		args := append(append([]any{}, where.args...), q.Count, offset(q.StartIndex))
+		args := append(append(append([]any{}, where.args...), order.args...), q.Count, offset(q.StartIndex))
 		err := selectAll(ctx, tx, &rows, `SELECT `+resourceColumns+` FROM users r`+where.String()+
-			` ORDER BY r.id LIMIT ? OFFSET ?`, args...)
+			order.String()+` LIMIT ? OFFSET ?`, args...)
 		if err != nil {
 			return fmt.Errorf("page: %w", err)
 		}
@@ -234,11 +238,19 @@ func offset(startIndex int) int {
 // fn rolls everything back and is returned as is. Changes fn makes to other
 // fields are ignored. fn runs inside the transaction: it must be quick and
 // must not write through the store (on SQLite that waits for itself).
-func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) error, ev Event) (*User, error) {
+//
+// pre, when given, must hold for the version read under the lock, before fn
+// runs; else nothing is written and the error is [ErrVersionMismatch]. The
+// UPDATE itself is conditional on that version, so no concurrent writer can
+// slip in between.
+func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) error, ev Event, pre ...Precondition) (*User, error) {
 	var out *User
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		u, err := loadUser(ctx, tx, id, s.d.forUpdate())
 		if err != nil {
+			return err
+		}
+		if err := checkVersion("User", id, u.Version, pre); err != nil {
 			return err
 		}
 		before := *u
@@ -250,14 +262,17 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 			return err
 		}
 		now := later(s.resourceTime(), before.LastModified)
-		_, err = exec(ctx, tx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?,
-			display_name = ?, active = ?, version = ?, last_modified = ?, data = ? WHERE id = ?`,
-			f.userName, f.userNameKey, f.externalID, f.displayName, f.active, before.Version+1, s.d.timeArg(now), f.data, id)
+		n, err := exec(ctx, tx, `UPDATE users SET user_name = ?, user_name_key = ?, external_id = ?,
+			display_name = ?, active = ?, version = ?, last_modified = ?, data = ? WHERE id = ? AND version = ?`,
+			f.userName, f.userNameKey, f.externalID, f.displayName, f.active, before.Version+1, s.d.timeArg(now), f.data, id, before.Version)
 		if s.d.isUniqueViolation(err) {
 			return alreadyExists("userName", f.userName)
 		}
 		if err != nil {
 			return err
+		}
+		if n == 0 { // cannot happen under the row lock; never write over a change
+			return versionMismatch("User", id)
 		}
 		if err := s.insertEvent(ctx, tx, s.stamp(ev, "User", id)); err != nil {
 			return err
@@ -274,14 +289,20 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 
 // DeleteUser deletes the user id and its memberships, or returns
 // [ErrNotFound]. The groups it leaves get a new version, as their members
-// changed.
-func (s *Store) DeleteUser(ctx context.Context, id string, ev Event) error {
+// changed. pre, when given, must hold for the user's version, read under a
+// row lock, and the DELETE is conditional on it; else nothing changes and
+// the error is [ErrVersionMismatch].
+func (s *Store) DeleteUser(ctx context.Context, id string, ev Event, pre ...Precondition) error {
 	if !validText(id) {
 		return notFound("User", id)
 	}
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		guard, err := s.lockForDelete(ctx, tx, usersTable, "User", id, pre)
+		if err != nil {
+			return err
+		}
 		var groupIDs []string
-		err := selectAll(ctx, tx, &groupIDs, `SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id`, id)
+		err = selectAll(ctx, tx, &groupIDs, `SELECT group_id FROM group_members WHERE user_id = ? ORDER BY group_id`, id)
 		if err != nil {
 			return fmt.Errorf("read memberships: %w", err)
 		}
@@ -291,9 +312,12 @@ func (s *Store) DeleteUser(ctx context.Context, id string, ev Event) error {
 		if _, err := exec(ctx, tx, `DELETE FROM group_members WHERE user_id = ?`, id); err != nil {
 			return fmt.Errorf("delete memberships: %w", err)
 		}
-		n, err := exec(ctx, tx, `DELETE FROM users WHERE id = ?`, id)
+		n, err := exec(ctx, tx, `DELETE FROM users WHERE id = ?`+guard.sql, append([]any{id}, guard.args...)...)
 		if err != nil {
 			return err
+		}
+		if n == 0 && guard.sql != "" { // cannot happen under the row lock
+			return versionMismatch("User", id)
 		}
 		if n == 0 {
 			return notFound("User", id)

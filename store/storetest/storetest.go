@@ -54,6 +54,11 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"ConcurrentGroupAdds", testConcurrentGroupAdds},
 		{"ConcurrentUserUpdates", testConcurrentUserUpdates},
 		{"ConcurrentMixedWrites", testConcurrentMixedWrites},
+		{"Preconditions", testPreconditions},
+		{"SortUsers", testSortUsers},
+		{"SortGroups", testSortGroups},
+		{"MembershipBumpsGroupVersion", testMembershipBumpsGroupVersion},
+		{"RacingConditionalWrites", testRacingConditionalWrites},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -131,6 +136,8 @@ func wantErr(t *testing.T, what string, err, target error) {
 		t.Fatalf("%s: got error %v, want %v", what, err, target)
 	}
 }
+
+func errorsIs(err, target error) bool { return errors.Is(err, target) }
 
 func wantNoErr(t *testing.T, what string, err error) {
 	t.Helper()
