@@ -1,4 +1,5 @@
-# Onramp: `make run` starts a server on 127.0.0.1:8080; `make test` runs every test.
+# Onramp: `make run` starts a server on 127.0.0.1:8080; `make test` runs every test;
+# `make conformance` runs the public SCIM conformance suites against the binary.
 
 GO      ?= go
 GOFMT   ?= gofmt
@@ -10,7 +11,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 
 .PHONY: help
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: build
 build: ## build bin/onramp (static, no cgo)
@@ -24,9 +25,13 @@ run: build ## build, then serve on 127.0.0.1:8080 with sqlite:onramp.db
 test: ## run every test, with the race detector (starts a throwaway PostgreSQL when it can)
 	scripts/test.sh
 
+.PHONY: conformance
+conformance: build ## run Microsoft's and Okta's SCIM suites (../shared/conformance) on SQLite and PostgreSQL
+	ONRAMP_BIN=$(BIN) scripts/conformance.sh
+
 .PHONY: bench
-bench: ## run the benchmarks
-	$(GO) test -run='^$$' -bench=. -benchmem ./...
+bench: ## load test of the real binary on SQLite and PostgreSQL (BENCH_ARGS=--quick for a short run)
+	scripts/bench.sh $(BENCH_ARGS)
 
 .PHONY: lint
 lint: ## gofmt and go vet
