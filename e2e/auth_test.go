@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onramp-dev/onramp/store/storetest"
 )
@@ -84,7 +86,16 @@ func TestAuth(t *testing.T) {
 			}
 
 			inst.mustCLI(t, "token", "revoke", "r")
-			r := inst.do(t, http.MethodGet, "/scim/v2/Users", nil, withToken(secret))
+			// The server trusts a verified token for a couple of seconds
+			// (server/tokencache.go); revocation must take hold within that.
+			var r *response
+			waitFor(t, 10*time.Second, "the revoked token to be refused", func() error {
+				r = inst.do(t, http.MethodGet, "/scim/v2/Users", nil, withToken(secret))
+				if r.Status != http.StatusUnauthorized {
+					return fmt.Errorf("status %d", r.Status)
+				}
+				return nil
+			})
 			checkSCIMError(t, r, http.StatusUnauthorized, "")
 			if !hasTokenLine(inst.mustCLI(t, "token", "list").Stdout, "bootstrap") {
 				t.Errorf("token list lost the bootstrap token")

@@ -17,6 +17,7 @@ import (
 type authenticator struct {
 	store *store.Store
 	log   *slog.Logger
+	cache *tokenCache
 }
 
 // require lets a request through only with a valid bearer token carrying
@@ -60,12 +61,18 @@ func (a *authenticator) principal(r *http.Request) (p reqctx.Principal, ok bool,
 	if !found || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return reqctx.Principal{}, false, nil
 	}
-	tok, err := a.store.TokenByHash(r.Context(), HashTokenSecret(secret))
+	hash := HashTokenSecret(secret)
+	if p, ok := a.cache.get(hash); ok {
+		return p, true, nil
+	}
+	tok, err := a.store.TokenByHash(r.Context(), hash)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return reqctx.Principal{}, false, nil
 	case err != nil:
 		return reqctx.Principal{}, false, err
 	}
-	return reqctx.Principal{Name: tok.Name, Scopes: tok.Scopes}, true, nil
+	p = reqctx.Principal{Name: tok.Name, Scopes: tok.Scopes}
+	a.cache.put(hash, p)
+	return p, true, nil
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/gorilla/mux"
 
@@ -48,7 +49,7 @@ func New(cfg Config) (http.Handler, error) {
 		scimBase = strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2"
 	}
 	scimHandler := scim.NewHandler(scim.Config{Store: cfg.Store, Logger: cfg.Logger, BaseURL: scimBase})
-	auth := &authenticator{store: cfg.Store, log: cfg.Logger}
+	auth := &authenticator{store: cfg.Store, log: cfg.Logger, cache: newTokenCache(time.Now)}
 
 	r := mux.NewRouter()
 	r.Handle("/healthz", healthz(cfg.Version)).Methods(http.MethodGet, http.MethodHead)
