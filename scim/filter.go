@@ -94,8 +94,11 @@ func parseFilter(kind resourceKind, text string) (store.Cond, error) {
 	if err := syn.check(); err != nil {
 		return nil, err
 	}
-	outer, inner := syn.split(norm)
 	tr := filterTranslator{cat: catalogFor(kind)}
+	if expr, ok := simpleComparison(toks, norm); ok {
+		return tr.finish(expr)
+	}
+	outer, inner := syn.split(norm)
 	expr, err := parseFilterAST(outer)
 	if err != nil {
 		return nil, errFilterSyntax
@@ -107,6 +110,11 @@ func parseFilter(kind resourceKind, text string) (store.Cond, error) {
 		}
 		tr.inner = append(tr.inner, e)
 	}
+	return tr.finish(expr)
+}
+
+// finish translates the parsed filter into the store's condition.
+func (tr *filterTranslator) finish(expr filter.Expression) (store.Cond, error) {
 	c, err := tr.expr(expr)
 	if err != nil {
 		return nil, err
