@@ -3,6 +3,7 @@ package scim
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -266,18 +267,52 @@ func copyRef(dst, src map[string]any, ref attrRef) {
 			m[subKey] = subV
 		}
 	case []any:
+		// Several sub-attributes of one multi-valued attribute
+		// (emails.value,emails.type) are kept together: the elements are
+		// made again from src with every sub-attribute kept so far. The
+		// whole attribute, once kept, stays whole.
+		subs := []string{ref.sub}
+		if prev, ok := dst[key].([]any); ok {
+			if len(prev) > 0 && len(v) > 0 && &prev[0] == &v[0] {
+				return
+			}
+			subs = append(keysOf(prev), ref.sub)
+		}
 		var out []any
 		for _, e := range v {
-			if em, ok := e.(map[string]any); ok {
-				if subKey, subV, ok := lookupFold(em, ref.sub); ok {
-					out = append(out, map[string]any{subKey: subV})
+			em, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			picked := map[string]any{}
+			for _, sub := range subs {
+				if subKey, subV, ok := lookupFold(em, sub); ok {
+					picked[subKey] = subV
 				}
+			}
+			if len(picked) > 0 {
+				out = append(out, picked)
 			}
 		}
 		if out != nil {
 			dst[key] = out
 		}
 	}
+}
+
+// keysOf returns the keys of the objects in list.
+func keysOf(list []any) []string {
+	var keys []string
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			for k := range m {
+				if !slices.Contains(keys, k) {
+					keys = append(keys, k)
+				}
+			}
+		}
+	}
+	return keys
 }
 
 // removeRef deletes the attribute ref names from attrs.

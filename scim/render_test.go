@@ -39,6 +39,21 @@ func TestProjection(t *testing.T) {
 			},
 		},
 		{
+			"attributes several sub-attributes of one multi-valued attribute",
+			url.Values{"attributes": {"emails.value,emails.TYPE"}},
+			map[string]any{"emails": user()["emails"]},
+		},
+		{
+			"attributes the whole attribute and one of its sub-attributes",
+			url.Values{"attributes": {"emails,emails.type"}},
+			map[string]any{"emails": user()["emails"]},
+		},
+		{
+			"attributes a sub-attribute, then the whole attribute",
+			url.Values{"attributes": {"emails.type,emails"}},
+			map[string]any{"emails": user()["emails"]},
+		},
+		{
 			"attributes with a value filter reads as the attribute",
 			url.Values{"attributes": {`emails[type eq "work"]`}},
 			map[string]any{"emails": user()["emails"]},

@@ -5,7 +5,8 @@
 // github.com/elimity-com/scim. What that library leaves to us lives here:
 // filters (filter.go, translated to store conditions, never to SQL text),
 // the PATCH applier (patch.go), projection and rendering (render.go), list
-// responses (list.go), sorting (sort.go), searches (search.go), entity tags
+// responses (list.go), GET of large groups streamed from the database
+// (stream.go), sorting (sort.go), searches (search.go), entity tags
 // and preconditions (etag.go), the mutability check of PATCH bodies
 // (mutability.go), the service provider configuration (discovery.go), the
 // mapping of every error to a SCIM error body (errors.go), and details
@@ -73,11 +74,12 @@ func NewHandler(cfg Config) *Handler {
 	return h
 }
 
-// ServeHTTP answers list requests and searches (list.go, search.go) and
-// the service provider configuration itself (the library gets
-// itemsPerPage, filter validation and the advertised features wrong), and
-// hands every other request to the library, with what the library leaves
-// out added around it (viaLibrary).
+// ServeHTTP answers list requests and searches (list.go, search.go), the
+// service provider configuration itself (the library gets itemsPerPage,
+// filter validation and the advertised features wrong) and GET of a group
+// with its members (stream.go: the library would hold the whole document in
+// memory), and hands every other request to the library, with what the
+// library leaves out added around it (viaLibrary).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	base := h.baseURL(r)
 	if r.URL.Path == "/Bulk" {
@@ -109,7 +111,15 @@ func (h *Handler) serveOwn(w http.ResponseWriter, r *http.Request, base string) 
 	case "POST /.search":
 		h.rootSearch(w, r, base)
 	default:
-		return false
+		// GET /Groups/{id} with members streams them (stream.go), after
+		// If-None-Match has had its say (etag.go).
+		ref, ok := parseResourcePath(r.URL.Path)
+		if !ok || !streamsGroup(r, ref) {
+			return false
+		}
+		if !h.notModified(w, r, ref) {
+			h.streamGroup(w, r, base, ref.id)
+		}
 	}
 	return true
 }

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"GroupUniqueness", testGroupUniqueness},
 		{"GroupMembership", testGroupMembership},
 		{"GroupUnknownMember", testGroupUnknownMember},
+		{"ReadGroup", testReadGroup},
 		{"UserGroupsComputed", testUserGroups},
 		{"DeleteCascades", testDeleteCascades},
 		{"Tokens", testTokens},
