@@ -112,9 +112,10 @@ func patchResult(r *http.Request, version int64, render func() elimity.Resource)
 	return res
 }
 
-// resourceBody is the JSON object of a resource in a list response, shaped
-// exactly as the library shapes single resources so that a client sees the
-// same document from GET /Users/{id} and GET /Users.
+// resourceBody is the JSON object of a resource as the library renders a
+// single resource (its Resource.response): the attributes, id, externalId,
+// schemas and meta. Lists and the streamed group GET use it, so that a
+// client sees the same document from GET /Users/{id} and GET /Users.
 func resourceBody(rt elimity.ResourceType, res elimity.Resource, base string) map[string]any {
 	body := make(map[string]any, len(res.Attributes)+4)
 	for k, v := range res.Attributes {
@@ -129,14 +130,29 @@ func resourceBody(rt elimity.ResourceType, res elimity.Resource, base string) ma
 		schemas = append(schemas, e.Schema.ID)
 	}
 	body["schemas"] = schemas
-	body["meta"] = map[string]any{
-		"resourceType": rt.Name,
-		"created":      res.Meta.Created.Format(time.RFC3339),
-		"lastModified": res.Meta.LastModified.Format(time.RFC3339),
-		"location":     base + rt.Endpoint + "/" + url.PathEscape(res.ID),
-		"version":      res.Meta.Version,
+	m := libraryMeta{
+		ResourceType: rt.Name,
+		Location:     base + rt.Endpoint + "/" + url.PathEscape(res.ID),
+		Version:      res.Meta.Version,
 	}
+	if res.Meta.Created != nil {
+		m.Created = res.Meta.Created.Format(time.RFC3339)
+	}
+	if res.Meta.LastModified != nil {
+		m.LastModified = res.Meta.LastModified.Format(time.RFC3339)
+	}
+	body["meta"] = m
 	return body
+}
+
+// libraryMeta is the library's meta object, field for field, so that its
+// JSON is the same.
+type libraryMeta struct {
+	ResourceType string `json:"resourceType"`
+	Created      string `json:"created,omitempty"`
+	LastModified string `json:"lastModified,omitempty"`
+	Location     string `json:"location"`
+	Version      string `json:"version,omitempty"`
 }
 
 // projection is a request's attributes / excludedAttributes (RFC 7644

@@ -34,9 +34,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
-	elimity "github.com/elimity-com/scim"
 
 	"github.com/onramp-dev/onramp/store"
 )
@@ -91,7 +89,7 @@ func (h *Handler) serveGroupStream(w http.ResponseWriter, r *http.Request, base 
 func (h *Handler) writeGroup(w *startedWriter, r *http.Request, base string, g *store.Group, members iter.Seq2[store.Member, error]) error {
 	p := parseProjection(r)
 	res := h.groups.render(r, g, false)
-	head := singleResourceBody(h.types[1], res, base)
+	head := resourceBody(h.types[1], res, base)
 	w.Header().Set("Content-Type", "application/scim+json")
 	if res.Meta.Version != "" {
 		w.Header().Set("Etag", res.Meta.Version)
@@ -111,48 +109,6 @@ func (h *Handler) writeGroup(w *startedWriter, r *http.Request, base string, g *
 		return err
 	}
 	return flush()
-}
-
-// singleResourceBody is the document of a single resource as the library
-// renders it (its Resource.response), without the attributes streamed
-// separately: the attributes, id, externalId, schemas and meta.
-func singleResourceBody(rt elimity.ResourceType, res elimity.Resource, base string) map[string]any {
-	body := make(map[string]any, len(res.Attributes)+4)
-	for k, v := range res.Attributes {
-		body[k] = v
-	}
-	body["id"] = res.ID
-	if res.ExternalID.Present() {
-		body["externalId"] = res.ExternalID.Value()
-	}
-	schemas := []string{rt.Schema.ID}
-	for _, e := range rt.SchemaExtensions {
-		schemas = append(schemas, e.Schema.ID)
-	}
-	body["schemas"] = schemas
-	m := libraryMeta{
-		ResourceType: rt.Name,
-		Location:     base + rt.Endpoint + "/" + url.PathEscape(res.ID),
-		Version:      res.Meta.Version,
-	}
-	if res.Meta.Created != nil {
-		m.Created = res.Meta.Created.Format(time.RFC3339)
-	}
-	if res.Meta.LastModified != nil {
-		m.LastModified = res.Meta.LastModified.Format(time.RFC3339)
-	}
-	body["meta"] = m
-	return body
-}
-
-// libraryMeta is the library's meta object, field for field, so that its
-// JSON is the same.
-type libraryMeta struct {
-	ResourceType string `json:"resourceType"`
-	Created      string `json:"created,omitempty"`
-	LastModified string `json:"lastModified,omitempty"`
-	Location     string `json:"location"`
-	Version      string `json:"version,omitempty"`
 }
 
 // memberShape is what a projection keeps of members: which sub-attributes

@@ -93,9 +93,9 @@ type benchDB struct {
 
 // benchDatabases is SQLite, and PostgreSQL when ONRAMP_TEST_POSTGRES_URL is set.
 func benchDatabases(b *testing.B) []benchDB {
-	dbs := []benchDB{{"sqlite", func(b *testing.B) *store.Store { return storetest.OpenSQLiteTB(b) }}}
+	dbs := []benchDB{{"sqlite", func(b *testing.B) *store.Store { s, _ := storetest.OpenSQLiteURL(b); return s }}}
 	if os.Getenv(storetest.PostgresEnv) != "" {
-		dbs = append(dbs, benchDB{"postgres", func(b *testing.B) *store.Store { return storetest.OpenPostgresTB(b) }})
+		dbs = append(dbs, benchDB{"postgres", func(b *testing.B) *store.Store { s, _ := storetest.OpenPostgresURL(b); return s }})
 	}
 	return dbs
 }

@@ -22,7 +22,9 @@ const PostgresEnv = "ONRAMP_TEST_POSTGRES_URL"
 
 // SQLiteURL returns a database URL ("sqlite:PATH") for a new SQLite file in
 // a temporary directory removed after the test. Nothing is created yet.
-func SQLiteURL(t *testing.T) string {
+func SQLiteURL(t *testing.T) string { return sqliteURL(t) }
+
+func sqliteURL(t testing.TB) string {
 	t.Helper()
 	return "sqlite:" + filepath.Join(t.TempDir(), "onramp.db")
 }
@@ -31,14 +33,16 @@ func SQLiteURL(t *testing.T) string {
 // the test.
 func OpenSQLite(t *testing.T) *store.Store {
 	t.Helper()
-	return openMigrated(t, SQLiteURL(t))
+	return openMigrated(t, sqliteURL(t))
 }
 
 // PostgresURL creates a fresh, empty database (onramp_test_<random>) on the
 // server at $ONRAMP_TEST_POSTGRES_URL, returns its URL and drops it after
 // the test, ending any connection still open to it. Without the variable it
 // skips the test, or fails it when CI=true: CI must test PostgreSQL.
-func PostgresURL(t *testing.T) string {
+func PostgresURL(t *testing.T) string { return postgresURL(t) }
+
+func postgresURL(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(PostgresEnv)
 	if base == "" {
@@ -77,10 +81,10 @@ func PostgresURL(t *testing.T) string {
 // (see [PostgresURL]), closed and dropped after the test.
 func OpenPostgres(t *testing.T) *store.Store {
 	t.Helper()
-	return openMigrated(t, PostgresURL(t))
+	return openMigrated(t, postgresURL(t))
 }
 
-func openMigrated(t *testing.T, databaseURL string) *store.Store {
+func openMigrated(t testing.TB, databaseURL string) *store.Store {
 	t.Helper()
 	ctx := t.Context()
 	s, err := store.Open(ctx, databaseURL)
@@ -98,7 +102,7 @@ func openMigrated(t *testing.T, databaseURL string) *store.Store {
 	return s
 }
 
-func randomHex(t *testing.T, n int) string {
+func randomHex(t testing.TB, n int) string {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
