@@ -35,7 +35,6 @@ import (
 	"slices"
 	"strings"
 
-
 	"github.com/onramp-dev/onramp/store"
 )
 
