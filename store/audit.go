@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // defaultEventLimit is the page size of ListEvents when none is asked for.
@@ -51,7 +49,7 @@ func (s *Store) RecordEvent(ctx context.Context, ev Event) error {
 	if ev.Time.IsZero() {
 		ev.Time = s.now()
 	}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.insertEvent(ctx, tx, ev) })
+	err := s.inTx(ctx, func(tx *storeTx) error { return s.insertEvent(ctx, tx, ev) })
 	if err != nil {
 		return fmt.Errorf("store: record event: %w", err)
 	}
@@ -111,7 +109,7 @@ func (s *Store) ListEvents(ctx context.Context, q AuditQuery) ([]Event, error) {
 	b.arg(limit)
 
 	var rows []eventRow
-	if err := selectAll(ctx, s.db, &rows, b.String(), b.args...); err != nil {
+	if err := selectAll(ctx, s.pool, &rows, b.String(), b.args...); err != nil {
 		return nil, fmt.Errorf("store: list events: %w", err)
 	}
 	events := make([]Event, len(rows))

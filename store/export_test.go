@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Test hooks: exported here, visible only to this package's tests.
@@ -29,7 +27,7 @@ func (s *Store) plan(ctx context.Context, table string, filter Cond) (string, er
 	}
 	query := "SELECT r.id FROM " + table + " r" + where.String()
 	var lines []string
-	err = s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inReadTx(ctx, func(tx *storeTx) error {
 		explain := "EXPLAIN QUERY PLAN "
 		if s.d.name() == "postgres" {
 			explain = "EXPLAIN "
@@ -67,4 +65,36 @@ func (s *Store) Pragma(ctx context.Context, name string) (string, error) {
 	var v string
 	err := s.db.GetContext(ctx, &v, "PRAGMA "+name)
 	return v, err
+}
+
+// ExecDDL runs a schema change on the pool, outside the store's statements.
+func (s *Store) ExecDDL(ctx context.Context, query string) error {
+	_, err := s.db.ExecContext(ctx, query)
+	return err
+}
+
+// PreparedStatements waits for pending preparations and returns how many
+// statements the store holds prepared.
+func (s *Store) PreparedStatements() int {
+	s.stmts.wg.Wait()
+	s.stmts.mu.RLock()
+	defer s.stmts.mu.RUnlock()
+	n := 0
+	for _, st := range s.stmts.m {
+		if st != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// StatementCacheSize is the bound of the store's prepared statements.
+const StatementCacheSize = stmtCacheSize
+
+// RunOnPool runs query through the store's helpers outside a transaction
+// and returns its one integer.
+func (s *Store) RunOnPool(ctx context.Context, query string, args ...any) (int64, error) {
+	var n int64
+	err := get(ctx, s.pool, &n, query, args...)
+	return n, err
 }

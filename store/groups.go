@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/jmoiron/sqlx"
 )
 
 func (row resourceRow) group() (*Group, error) {
@@ -70,7 +68,7 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group, ev Event) error {
 	}
 	now := s.resourceTime()
 	var members []Member
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *storeTx) error {
 		_, err := exec(ctx, tx, `INSERT INTO groups
 			(id, display_name, display_name_key, external_id, version, created, last_modified, data)
 			VALUES (?, ?, ?, ?, 1, ?, ?, ?)`,
@@ -102,7 +100,7 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group, ev Event) error {
 // [ErrNotFound].
 func (s *Store) GetGroup(ctx context.Context, id string, opts GroupOptions) (*Group, error) {
 	var g *Group
-	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inReadTx(ctx, func(tx *storeTx) error {
 		var err error
 		if g, err = loadGroup(ctx, tx, id, ""); err != nil {
 			return err
@@ -193,7 +191,7 @@ func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) 
 	if err != nil {
 		return page, opError("list groups", err)
 	}
-	err = s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inReadTx(ctx, func(tx *storeTx) error {
 		if err := get(ctx, tx, &page.Total, `SELECT COUNT(*) FROM groups r`+where.String(), where.args...); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
@@ -248,7 +246,7 @@ func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) 
 // UPDATE is conditional on that version.
 func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (MemberChanges, error), ev Event, opts GroupOptions, pre ...Precondition) (*Group, error) {
 	var out *Group
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *storeTx) error {
 		g, err := loadGroup(ctx, tx, id, s.d.forUpdate())
 		if err != nil {
 			return err
@@ -286,7 +284,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (M
 
 // writeGroup writes a group's new attributes and LastModified, and version
 // from+1, on condition that the stored version is still from.
-func (s *Store) writeGroup(ctx context.Context, tx *sqlx.Tx, id string, attrs map[string]any, from int64, now time.Time) error {
+func (s *Store) writeGroup(ctx context.Context, tx *storeTx, id string, attrs map[string]any, from int64, now time.Time) error {
 	f, err := deriveGroup(attrs)
 	if err != nil {
 		return err
@@ -307,7 +305,7 @@ func (s *Store) writeGroup(ctx context.Context, tx *sqlx.Tx, id string, attrs ma
 }
 
 // changeMembers applies c to the group id.
-func (s *Store) changeMembers(ctx context.Context, tx *sqlx.Tx, id string, c MemberChanges) error {
+func (s *Store) changeMembers(ctx context.Context, tx *storeTx, id string, c MemberChanges) error {
 	if c.Replace {
 		if _, err := exec(ctx, tx, `DELETE FROM group_members WHERE group_id = ?`, id); err != nil {
 			return fmt.Errorf("replace members: %w", err)
@@ -331,7 +329,7 @@ func (s *Store) changeMembers(ctx context.Context, tx *sqlx.Tx, id string, c Mem
 // they are. It reads the users to add, never the other members, so its
 // cost does not depend on the size of the group. A value that is not a
 // user's id is [ErrUnknownMember].
-func (s *Store) addMembers(ctx context.Context, tx *sqlx.Tx, id string, userIDs []string) error {
+func (s *Store) addMembers(ctx context.Context, tx *storeTx, id string, userIDs []string) error {
 	userIDs = uniqueSorted(userIDs)
 	for _, u := range userIDs {
 		if !validText(u) {
@@ -400,7 +398,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event, pre ...Pre
 	if !validText(id) {
 		return notFound("Group", id)
 	}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *storeTx) error {
 		// Lock the group first, as UpdateGroup does, so the two queue
 		// rather than deadlock over its membership rows.
 		g, err := loadGroup(ctx, tx, id, s.d.forUpdate())
@@ -428,7 +426,7 @@ func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event, pre ...Pre
 // touchGroups gives the groups ids (sorted) a new version and
 // LastModified, after a change to their membership made from the user's
 // side. Rows are locked in id order, the order every writer uses.
-func (s *Store) touchGroups(ctx context.Context, tx *sqlx.Tx, ids []string) error {
+func (s *Store) touchGroups(ctx context.Context, tx *storeTx, ids []string) error {
 	now := s.d.timeArg(s.resourceTime())
 	for _, batch := range batches(ids) {
 		b := &sqlBuf{}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"iter"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // ReadGroup reads the group id and streams its members, for answers too
@@ -28,7 +26,7 @@ import (
 // as long.
 func (s *Store) ReadGroup(ctx context.Context, id string, fn func(g *Group, members iter.Seq2[Member, error]) error) error {
 	var fnErr error
-	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inReadTx(ctx, func(tx *storeTx) error {
 		g, err := loadGroup(ctx, tx, id, "")
 		if err != nil {
 			return err
@@ -46,7 +44,7 @@ func (s *Store) ReadGroup(ctx context.Context, id string, fn func(g *Group, memb
 // time, in the order of membersOf.
 func streamMembers(ctx context.Context, q querier, groupID string) iter.Seq2[Member, error] {
 	return func(yield func(Member, error) bool) {
-		rows, err := q.QueryxContext(ctx, q.Rebind(memberQuery+` WHERE gm.group_id = ? ORDER BY gm.user_id`), groupID)
+		rows, err := queryRows(ctx, q, memberQuery+` WHERE gm.group_id = ? ORDER BY gm.user_id`, groupID)
 		if err != nil {
 			yield(Member{}, fmt.Errorf("read members: %w", err))
 			return

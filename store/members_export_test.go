@@ -3,8 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // Test hooks for large groups: exported here, visible only to this
@@ -24,7 +22,7 @@ func (s *Store) SeedUsers(ctx context.Context, prefix string, n int) ([]string, 
 		ids[i] = id
 	}
 	now := s.d.timeArg(s.resourceTime())
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *storeTx) error {
 		const perStmt = 100 // 9 parameters a row: well within every limit
 		for start := 0; start < n; start += perStmt {
 			b := &sqlBuf{}
@@ -62,7 +60,7 @@ func (s *Store) SeedUsers(ctx context.Context, prefix string, n int) ([]string, 
 // SeedMembers makes userIDs members of the group id in one transaction,
 // without the checks, version bump and audit event of UpdateGroup.
 func (s *Store) SeedMembers(ctx context.Context, groupID string, userIDs []string) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	return s.inTx(ctx, func(tx *storeTx) error {
 		for _, ids := range batches(userIDs) {
 			b := &sqlBuf{}
 			b.sql("INSERT INTO group_members (group_id, user_id) VALUES ")

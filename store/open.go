@@ -24,6 +24,10 @@ type Store struct {
 	// process (SQLite): writers queue here, honouring their context,
 	// rather than poll the database lock under busy_timeout.
 	writers chan struct{}
+	// stmts are the store's prepared statements; pool is db with them,
+	// for the helpers' queries outside a transaction.
+	stmts *stmtCache
+	pool  *storeDB
 }
 
 // versionTable is goose's bookkeeping table.
@@ -80,15 +84,19 @@ func newStore(ctx context.Context, db *sqlx.DB, d dialect) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("migrations: %w", err)
 	}
-	s := &Store{db: db, d: d, goose: p, now: time.Now}
+	stmts := newStmtCache(db)
+	s := &Store{db: db, d: d, goose: p, now: time.Now, stmts: stmts, pool: &storeDB{DB: db, stmts: stmts}}
 	if d.singleWriter() {
 		s.writers = make(chan struct{}, 1)
 	}
 	return s, nil
 }
 
-// Close closes the database connections.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the prepared statements and the database connections.
+func (s *Store) Close() error {
+	s.stmts.close()
+	return s.db.Close()
+}
 
 // Dialect names the database: "sqlite" or "postgres".
 func (s *Store) Dialect() string { return s.d.name() }

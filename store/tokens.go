@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 )
 
 // tokenRow is a tokens row as read.
@@ -52,7 +50,7 @@ func (s *Store) CreateToken(ctx context.Context, t Token, ev Event) error {
 		return err
 	}
 	now := s.resourceTime()
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *storeTx) error {
 		n, err := exec(ctx, tx, `INSERT INTO tokens (name, hash, scopes, created) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO NOTHING`, t.Name, t.Hash, scopes, s.d.timeArg(now))
 		if s.d.isUniqueViolation(err) { // the name is free: the hash is not
@@ -82,7 +80,7 @@ func (s *Store) EnsureToken(ctx context.Context, t Token) error {
 		return err
 	}
 	now := s.resourceTime()
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *storeTx) error {
 		n, err := exec(ctx, tx, `INSERT INTO tokens (name, hash, scopes, created) VALUES (?, ?, ?, ?)
 			ON CONFLICT (name) DO UPDATE SET hash = excluded.hash, scopes = excluded.scopes
 			WHERE tokens.hash <> excluded.hash OR tokens.scopes <> excluded.scopes`,
@@ -106,7 +104,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 		return Token{}, fmt.Errorf("%w: token", ErrNotFound)
 	}
 	var row tokenRow
-	err := get(ctx, s.db, &row, `SELECT name, hash, scopes, created, last_used FROM tokens WHERE hash = ?`, hash)
+	err := get(ctx, s.pool, &row, `SELECT name, hash, scopes, created, last_used FROM tokens WHERE hash = ?`, hash)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Token{}, fmt.Errorf("%w: token", ErrNotFound)
 	}
@@ -119,7 +117,7 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (Token, error) {
 // ListTokens returns every token ordered by name, without hashes.
 func (s *Store) ListTokens(ctx context.Context) ([]Token, error) {
 	var rows []tokenRow
-	err := selectAll(ctx, s.db, &rows, `SELECT name, scopes, created, last_used FROM tokens ORDER BY name`)
+	err := selectAll(ctx, s.pool, &rows, `SELECT name, scopes, created, last_used FROM tokens ORDER BY name`)
 	if err != nil {
 		return nil, opError("list tokens", err)
 	}
@@ -135,7 +133,7 @@ func (s *Store) RevokeToken(ctx context.Context, name string, ev Event) error {
 	if !validText(name) {
 		return notFound("token", name)
 	}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *storeTx) error {
 		n, err := exec(ctx, tx, `DELETE FROM tokens WHERE name = ?`, name)
 		if err != nil {
 			return err

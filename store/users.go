@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jmoiron/sqlx"
 )
 
 func (row resourceRow) user() (*User, error) {
@@ -85,7 +84,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User, ev Event) error {
 		return opError("create user", err)
 	}
 	now := s.resourceTime()
-	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inTx(ctx, func(tx *storeTx) error {
 		_, err := exec(ctx, tx, `INSERT INTO users
 			(id, user_name, user_name_key, external_id, display_name, active, version, created, last_modified, data)
 			VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?)`,
@@ -110,7 +109,7 @@ func (s *Store) CreateUser(ctx context.Context, u *User, ev Event) error {
 // GetUser returns the user id with its groups, or [ErrNotFound].
 func (s *Store) GetUser(ctx context.Context, id string) (*User, error) {
 	var u *User
-	err := s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inReadTx(ctx, func(tx *storeTx) error {
 		var err error
 		u, err = loadUser(ctx, tx, id, "")
 		return err
@@ -185,7 +184,7 @@ func (s *Store) ListUsers(ctx context.Context, q ListQuery) (Page[*User], error)
 	if err != nil {
 		return page, opError("list users", err)
 	}
-	err = s.inReadTx(ctx, func(tx *sqlx.Tx) error {
+	err = s.inReadTx(ctx, func(tx *storeTx) error {
 		if err := get(ctx, tx, &page.Total, `SELECT COUNT(*) FROM users r`+where.String(), where.args...); err != nil {
 			return fmt.Errorf("count: %w", err)
 		}
@@ -245,7 +244,7 @@ func offset(startIndex int) int {
 // slip in between.
 func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) error, ev Event, pre ...Precondition) (*User, error) {
 	var out *User
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *storeTx) error {
 		u, err := loadUser(ctx, tx, id, s.d.forUpdate())
 		if err != nil {
 			return err
@@ -296,7 +295,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string, ev Event, pre ...Prec
 	if !validText(id) {
 		return notFound("User", id)
 	}
-	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *storeTx) error {
 		guard, err := s.lockForDelete(ctx, tx, usersTable, "User", id, pre)
 		if err != nil {
 			return err

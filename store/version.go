@@ -15,14 +15,14 @@ import (
 // UserVersion returns the current version of the user id, reading one
 // column of one row, or [ErrNotFound].
 func (s *Store) UserVersion(ctx context.Context, id string) (int64, error) {
-	v, err := readVersion(ctx, s.db, usersTable, "User", id, "")
+	v, err := readVersion(ctx, s.pool, usersTable, "User", id, "")
 	return v, opError("user version", err)
 }
 
 // GroupVersion returns the current version of the group id, without
 // reading its members, or [ErrNotFound].
 func (s *Store) GroupVersion(ctx context.Context, id string) (int64, error) {
-	v, err := readVersion(ctx, s.db, groupsTable, "Group", id, "")
+	v, err := readVersion(ctx, s.pool, groupsTable, "Group", id, "")
 	return v, opError("group version", err)
 }
 
