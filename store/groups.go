@@ -183,35 +183,11 @@ func membersOfGroups(ctx context.Context, q querier, groupIDs []string) (map[str
 // number of matches in all pages.
 func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) (Page[*Group], error) {
 	page := Page[*Group]{Resources: []*Group{}}
-	where, err := renderWhere(s.d, groupsTable, q.Filter)
-	if err != nil {
-		return page, opError("list groups", err)
-	}
-	order, err := renderOrder(s.d, groupsTable, q.Sort)
-	if err != nil {
-		return page, opError("list groups", err)
-	}
-	err = s.inReadTx(ctx, func(tx *storeTx) error {
-		if err := get(ctx, tx, &page.Total, `SELECT COUNT(*) FROM groups r`+where.String(), where.args...); err != nil {
-			return fmt.Errorf("count: %w", err)
-		}
-		if q.Count <= 0 || page.Total == 0 {
-			return nil
-		}
-		var rows []resourceRow
-		args := append(append(append([]any{}, where.args...), order.args...), q.Count, offset(q.StartIndex))
-		err := selectAll(ctx, tx, &rows, `SELECT `+resourceColumns+` FROM groups r`+where.String()+
-			order.String()+` LIMIT ? OFFSET ?`, args...)
-		if err != nil {
-			return fmt.Errorf("page: %w", err)
-		}
+	err := s.listPage(ctx, groupsTable, q, &page.Total, func(tx *storeTx, rows []resourceRow) error {
 		var members map[string][]Member
 		if opts.WithMembers {
-			ids := make([]string, len(rows))
-			for i, r := range rows {
-				ids[i] = r.ID
-			}
-			if members, err = membersOfGroups(ctx, tx, ids); err != nil {
+			var err error
+			if members, err = membersOfGroups(ctx, tx, rowIDs(rows)); err != nil {
 				return err
 			}
 		}

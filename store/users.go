@@ -176,33 +176,8 @@ func groupsOf(ctx context.Context, q querier, userIDs []string) (map[string][]Gr
 // and the groups come from one snapshot.
 func (s *Store) ListUsers(ctx context.Context, q ListQuery) (Page[*User], error) {
 	page := Page[*User]{Resources: []*User{}}
-	where, err := renderWhere(s.d, usersTable, q.Filter)
-	if err != nil {
-		return page, opError("list users", err)
-	}
-	order, err := renderOrder(s.d, usersTable, q.Sort)
-	if err != nil {
-		return page, opError("list users", err)
-	}
-	err = s.inReadTx(ctx, func(tx *storeTx) error {
-		if err := get(ctx, tx, &page.Total, `SELECT COUNT(*) FROM users r`+where.String(), where.args...); err != nil {
-			return fmt.Errorf("count: %w", err)
-		}
-		if q.Count <= 0 || page.Total == 0 {
-			return nil
-		}
-		var rows []resourceRow
-		args := append(append(append([]any{}, where.args...), order.args...), q.Count, offset(q.StartIndex))
-		err := selectAll(ctx, tx, &rows, `SELECT `+resourceColumns+` FROM users r`+where.String()+
-			order.String()+` LIMIT ? OFFSET ?`, args...)
-		if err != nil {
-			return fmt.Errorf("page: %w", err)
-		}
-		ids := make([]string, len(rows))
-		for i, r := range rows {
-			ids[i] = r.ID
-		}
-		groups, err := groupsOf(ctx, tx, ids)
+	err := s.listPage(ctx, usersTable, q, &page.Total, func(tx *storeTx, rows []resourceRow) error {
+		groups, err := groupsOf(ctx, tx, rowIDs(rows))
 		if err != nil {
 			return err
 		}
