@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -136,12 +135,6 @@ type errStatus struct {
 
 func (e *errStatus) Error() string {
 	return fmt.Sprintf("%s %s: status %d: %s", e.method, e.path, e.status, e.body)
-}
-
-// isStatus reports whether err is an unexpected status equal to code.
-func isStatus(err error, code int) bool {
-	var es *errStatus
-	return errors.As(err, &es) && es.status == code
 }
 
 func sortDurations(d []time.Duration) {
