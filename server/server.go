@@ -12,7 +12,11 @@ import (
 	"time"
 
 	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/onramp-dev/onramp/delivery"
+	"github.com/onramp-dev/onramp/lms"
 	"github.com/onramp-dev/onramp/scim"
 	"github.com/onramp-dev/onramp/store"
 )
@@ -31,6 +35,14 @@ type Config struct {
 	MaxBodyBytes int64
 	// Version is reported by /healthz.
 	Version string
+	// Delivery is the delivery engine, for the admin API's dead letters;
+	// nil serves no /admin/v1/deliveries.
+	Delivery *delivery.Engine
+	// Connectors are the configured LMS connectors, for validating bundles
+	// and for the read-only /admin/v1/connectors.
+	Connectors []lms.Spec
+	// Metrics is what /metrics serves; nil serves none.
+	Metrics prometheus.Gatherer
 }
 
 // New returns Onramp's HTTP handler.
@@ -54,6 +66,11 @@ func New(cfg Config) (http.Handler, error) {
 	r := mux.NewRouter()
 	r.Handle("/healthz", healthz(cfg.Version)).Methods(http.MethodGet, http.MethodHead)
 	r.Handle("/readyz", readyz(cfg.Store, cfg.Logger)).Methods(http.MethodGet, http.MethodHead)
+	if cfg.Metrics != nil {
+		r.Handle("/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)})).
+			Methods(http.MethodGet, http.MethodHead)
+	}
+	mountAdmin(r.PathPrefix("/admin/v1").Subrouter(), cfg, auth)
 	r.PathPrefix("/scim/v2").Handler(
 		auth.require(scimScope,
 			limitBody(scimBodyLimit(cfg.MaxBodyBytes),

@@ -37,6 +37,11 @@ type dialect interface {
 	// is about to rewrite, so that concurrent updates queue instead of
 	// losing each other's change.
 	forUpdate() string
+	// mappingLock returns a statement that takes the transaction-scoped
+	// lock ordering group writes (shared) against bundle and rule writes
+	// (exclusive); "" when the database has one writer anyway. See
+	// [Store.lockMapping].
+	mappingLock(exclusive bool) string
 	// readOptions are the options of a read-only transaction that must see
 	// one snapshot (a count and its page).
 	readOptions() *sql.TxOptions

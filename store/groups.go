@@ -69,6 +69,9 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group, ev Event) error {
 	now := s.resourceTime()
 	var members []Member
 	err = s.inTx(ctx, func(tx *storeTx) error {
+		if err := s.lockMapping(ctx, tx, false); err != nil {
+			return err
+		}
 		_, err := exec(ctx, tx, `INSERT INTO groups
 			(id, display_name, display_name_key, external_id, version, created, last_modified, data)
 			VALUES (?, ?, ?, ?, 1, ?, ?, ?)`,
@@ -87,7 +90,10 @@ func (s *Store) CreateGroup(ctx context.Context, g *Group, ev Event) error {
 		}
 		ev = s.stamp(ev, "Group", id)
 		ev.ResourceID = id
-		return s.insertEvent(ctx, tx, ev)
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.membersChanged(ctx, tx, id, []string{f.displayName}, add, ev)
 	})
 	if err != nil {
 		return opError("create group", err)
@@ -223,6 +229,9 @@ func (s *Store) ListGroups(ctx context.Context, q ListQuery, opts GroupOptions) 
 func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (MemberChanges, error), ev Event, opts GroupOptions, pre ...Precondition) (*Group, error) {
 	var out *Group
 	err := s.inTx(ctx, func(tx *storeTx) error {
+		if err := s.lockMapping(ctx, tx, false); err != nil {
+			return err
+		}
 		g, err := loadGroup(ctx, tx, id, s.d.forUpdate())
 		if err != nil {
 			return err
@@ -230,7 +239,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (M
 		if err := checkVersion("Group", id, g.Version, pre); err != nil {
 			return err
 		}
-		before := *g
+		before, oldName := *g, g.DisplayName()
 		changes, err := fn(g)
 		if err != nil {
 			return callerError{err}
@@ -239,10 +248,25 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (M
 		if err := s.writeGroup(ctx, tx, id, g.Attributes, before.Version, now); err != nil {
 			return err
 		}
+		affected, err := s.affectedMembers(ctx, tx, id, oldName, g.DisplayName(), changes)
+		if err != nil {
+			return err
+		}
 		if err := s.changeMembers(ctx, tx, id, changes); err != nil {
 			return err
 		}
-		if err := s.insertEvent(ctx, tx, s.stamp(ev, "Group", id)); err != nil {
+		ev = s.stamp(ev, "Group", id)
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		if affected.all { // renamed or replaced: the members after count too
+			after, err := memberIDs(ctx, tx, id)
+			if err != nil {
+				return err
+			}
+			affected.ids = append(affected.ids, after...)
+		}
+		if err := s.membersChanged(ctx, tx, id, []string{oldName, g.DisplayName()}, affected.ids, ev); err != nil {
 			return err
 		}
 		g.ID, g.Version, g.Created, g.LastModified, g.Members = id, before.Version+1, before.Created, now, nil
@@ -375,6 +399,9 @@ func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event, pre ...Pre
 		return notFound("Group", id)
 	}
 	err := s.inTx(ctx, func(tx *storeTx) error {
+		if err := s.lockMapping(ctx, tx, false); err != nil {
+			return err
+		}
 		// Lock the group first, as UpdateGroup does, so the two queue
 		// rather than deadlock over its membership rows.
 		g, err := loadGroup(ctx, tx, id, s.d.forUpdate())
@@ -383,6 +410,12 @@ func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event, pre ...Pre
 		}
 		if err := checkVersion("Group", id, g.Version, pre); err != nil {
 			return err
+		}
+		var members []string
+		if s.hook.p.Load() != nil {
+			if members, err = memberIDs(ctx, tx, id); err != nil {
+				return err
+			}
 		}
 		if _, err := exec(ctx, tx, `DELETE FROM group_members WHERE group_id = ?`, id); err != nil {
 			return fmt.Errorf("delete members: %w", err)
@@ -394,7 +427,11 @@ func (s *Store) DeleteGroup(ctx context.Context, id string, ev Event, pre ...Pre
 		if n == 0 { // cannot happen under the row lock
 			return versionMismatch("Group", id)
 		}
-		return s.insertEvent(ctx, tx, s.stamp(ev, "Group", id))
+		ev = s.stamp(ev, "Group", id)
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.membersChanged(ctx, tx, id, []string{g.DisplayName()}, members, ev)
 	})
 	return opError("delete group", err)
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -14,7 +15,8 @@ import (
 )
 
 // Store is Onramp's database. It is safe for concurrent use; all its
-// fields are set by [Open] and never change.
+// fields are set by [Open] and never change, except the change hook
+// ([Store.SetChangeHook]).
 type Store struct {
 	db    *sqlx.DB
 	d     dialect
@@ -28,6 +30,8 @@ type Store struct {
 	// for the helpers' queries outside a transaction.
 	stmts *stmtCache
 	pool  *storeDB
+	// hook is told which users a write may have changed (hook.go).
+	hook hookBox
 }
 
 // versionTable is goose's bookkeeping table.
@@ -136,3 +140,8 @@ func (s *Store) Ready(ctx context.Context) error {
 
 // resourceTime is the current time as stored on resources: whole seconds, UTC.
 func (s *Store) resourceTime() time.Time { return truncate(s.now()) }
+
+// DB returns the store's connection pool, for the delivery engine's job
+// queue (River): it keeps its own tables in the same database, so that a
+// write and the job it causes commit in one transaction.
+func (s *Store) DB() *sql.DB { return s.db.DB }

@@ -95,6 +95,17 @@ func (postgresDialect) timeArg(t time.Time) any { return t.UTC().Truncate(time.M
 // while inserting a row that references it (a membership) does not.
 func (postgresDialect) forUpdate() string { return " FOR NO KEY UPDATE" }
 
+// mappingLockKey is the advisory lock key of [Store.lockMapping] ("onramp"
+// in ASCII, so it is recognisable in pg_locks).
+const mappingLockKey = 0x6f6e72616d70
+
+func (postgresDialect) mappingLock(exclusive bool) string {
+	if exclusive {
+		return fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", mappingLockKey)
+	}
+	return fmt.Sprintf("SELECT pg_advisory_xact_lock_shared(%d)", mappingLockKey)
+}
+
 // readOptions: REPEATABLE READ so that a count and its page agree.
 func (postgresDialect) readOptions() *sql.TxOptions {
 	return &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}

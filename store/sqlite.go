@@ -96,6 +96,9 @@ func (sqliteDialect) timeArg(t time.Time) any { return t.UTC().Format(sqliteTime
 // only write lock from BEGIN IMMEDIATE on.
 func (sqliteDialect) forUpdate() string { return "" }
 
+// mappingLock is empty: write transactions are serialised already.
+func (sqliteDialect) mappingLock(bool) string { return "" }
+
 // readOptions: read-only transactions begin DEFERRED and see one WAL snapshot.
 func (sqliteDialect) readOptions() *sql.TxOptions { return &sql.TxOptions{ReadOnly: true} }
 

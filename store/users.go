@@ -227,7 +227,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 		if err := checkVersion("User", id, u.Version, pre); err != nil {
 			return err
 		}
-		before := *u
+		before, wasActive := *u, u.Active()
 		if err := fn(u); err != nil {
 			return callerError{err}
 		}
@@ -248,8 +248,14 @@ func (s *Store) UpdateUser(ctx context.Context, id string, fn func(u *User) erro
 		if n == 0 { // cannot happen under the row lock; never write over a change
 			return versionMismatch("User", id)
 		}
-		if err := s.insertEvent(ctx, tx, s.stamp(ev, "User", id)); err != nil {
+		ev = s.stamp(ev, "User", id)
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
 			return err
+		}
+		if u.Active() != wasActive { // deactivation policies apply, or cease to
+			if err := s.changed(ctx, tx, []string{id}, ev); err != nil {
+				return err
+			}
 		}
 		u.ID, u.Version, u.Created, u.LastModified, u.Groups = id, before.Version+1, before.Created, now, before.Groups
 		out = u
@@ -296,7 +302,11 @@ func (s *Store) DeleteUser(ctx context.Context, id string, ev Event, pre ...Prec
 		if n == 0 {
 			return notFound("User", id)
 		}
-		return s.insertEvent(ctx, tx, s.stamp(ev, "User", id))
+		ev = s.stamp(ev, "User", id)
+		if err := s.insertEvent(ctx, tx, ev); err != nil {
+			return err
+		}
+		return s.changed(ctx, tx, []string{id}, ev) // whatever was delivered goes
 	})
 	return opError("delete user", err)
 }

@@ -30,6 +30,7 @@ type app struct {
 	newHandler func(server.Config) (http.Handler, error)
 
 	database string // --database, after ONRAMP_DATABASE_URL is applied
+	config   string // --config, after ONRAMP_CONFIG is applied
 }
 
 // run executes the command line args and returns the process exit code.
@@ -70,7 +71,7 @@ Settings come from flags, then ONRAMP_* environment variables, then defaults.`,
 		SilenceUsage:  true,
 		// Applies ONRAMP_DATABASE_URL for every subcommand.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return applyEnv(cmd, a.getenv, map[string]string{"database": "ONRAMP_DATABASE_URL"})
+			return applyEnv(cmd, a.getenv, map[string]string{"database": "ONRAMP_DATABASE_URL", "config": "ONRAMP_CONFIG"})
 		},
 	}
 	root.SetOut(a.stdout)
@@ -78,6 +79,8 @@ Settings come from flags, then ONRAMP_* environment variables, then defaults.`,
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{cmd, err} })
 	root.PersistentFlags().StringVar(&a.database, "database", defaultDatabase,
 		"database URL: sqlite:PATH or postgres://... (env ONRAMP_DATABASE_URL)")
+	root.PersistentFlags().StringVar(&a.config, "config", "",
+		"config file with the LMS connectors (env ONRAMP_CONFIG); default: one log connector named demo")
 
 	root.AddCommand(
 		a.serveCmd(),

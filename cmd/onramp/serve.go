@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/spf13/cobra"
 
 	"github.com/onramp-dev/onramp/reqctx"
@@ -87,6 +89,10 @@ func (a *app) serve(ctx context.Context, opts serveOpts) (err error) {
 	defer stop()
 
 	logger := slog.New(reqctx.LogHandler(slog.NewJSONHandler(a.stderr, nil)))
+	cfg, err := loadConfig(a.config)
+	if err != nil {
+		return err
+	}
 
 	st, err := a.openStore(ctx)
 	if err != nil {
@@ -110,12 +116,33 @@ func (a *app) serve(ctx context.Context, opts serveOpts) (err error) {
 		}
 	}
 
+	metrics := prometheus.NewRegistry()
+	metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	eng, err := a.engine(ctx, st, cfg, logger, metrics)
+	if err != nil {
+		return err
+	}
+	if err := eng.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), opts.ShutdownTimeout)
+		defer cancel()
+		if serr := eng.Stop(sctx); serr != nil {
+			err = errors.Join(err, serr)
+		}
+	}()
+	logger.Info("delivery started", "connectors", connectorNames(cfg))
+
 	handler, err := a.newHandler(server.Config{
 		Store:        st,
 		Logger:       logger,
 		BaseURL:      opts.BaseURL,
 		MaxBodyBytes: opts.MaxBodyBytes,
 		Version:      version,
+		Delivery:     eng,
+		Connectors:   cfg.Connectors,
+		Metrics:      metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("build HTTP handler: %w", err)
@@ -224,4 +251,13 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// connectorNames lists the configured connectors as name:type, for the log.
+func connectorNames(cfg *fileConfig) []string {
+	out := make([]string, len(cfg.Connectors))
+	for i, c := range cfg.Connectors {
+		out[i] = c.Name + ":" + c.Type
+	}
+	return out
 }

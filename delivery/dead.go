@@ -1,0 +1,197 @@
+package delivery
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/onramp-dev/onramp/store"
+)
+
+// DeadLetter is a sync that gave up: out of attempts, or stopped by a
+// failure no retry could cure. It stays until replayed or purged.
+type DeadLetter struct {
+	ID            int64     `json:"id"`
+	UserID        string    `json:"user_id"`
+	CorrelationID string    `json:"correlation_id,omitempty"`
+	Reason        string    `json:"reason"` // "attempts" or "permanent"
+	Attempts      int       `json:"attempts"`
+	LastError     string    `json:"last_error"`
+	Created       time.Time `json:"created"`
+	Failed        time.Time `json:"failed"`
+}
+
+// ErrNotDead: the job named does not exist or is not a dead letter.
+var ErrNotDead = errors.New("no such dead letter")
+
+var deadStates = []rivertype.JobState{rivertype.JobStateDiscarded, rivertype.JobStateCancelled}
+
+// Dead lists dead letters, newest first, at most limit (1 to 1000) after
+// the id afterID (0: from the newest).
+func (e *Engine) Dead(ctx context.Context, afterID int64, limit int) ([]DeadLetter, error) {
+	limit = max(1, min(limit, 1000))
+	params := river.NewJobListParams().Kinds(SyncArgs{}.Kind()).States(deadStates...).
+		OrderBy(river.JobListOrderByID, river.SortOrderDesc).First(limit)
+	if afterID > 0 {
+		params = params.Where("id < @after", river.NamedArgs{"after": afterID})
+	}
+	res, err := e.river.JobList(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: list dead letters: %w", err)
+	}
+	out := make([]DeadLetter, 0, len(res.Jobs))
+	for _, j := range res.Jobs {
+		out = append(out, deadLetter(j))
+	}
+	return out, nil
+}
+
+func deadLetter(j *rivertype.JobRow) DeadLetter {
+	var args SyncArgs
+	_ = json.Unmarshal(j.EncodedArgs, &args) // written by Hook; a bad row still lists, by id
+	d := DeadLetter{ID: j.ID, UserID: args.UserID, CorrelationID: args.CorrelationID, Attempts: j.Attempt, Created: j.CreatedAt, Reason: "attempts"}
+	if j.State == rivertype.JobStateCancelled {
+		d.Reason = "permanent"
+	}
+	if j.FinalizedAt != nil {
+		d.Failed = *j.FinalizedAt
+	}
+	if n := len(j.Errors); n > 0 {
+		d.LastError = j.Errors[n-1].Error
+	}
+	return d
+}
+
+// Replay runs a dead letter's sync again, with all its attempts: it queues
+// a new sync of the user, under the dead letter's correlation id, and
+// deletes the dead letter, in one transaction. The new sync looks at the
+// user as they are now, so a replay never redoes anything already done.
+func (e *Engine) Replay(ctx context.Context, id int64, ev store.Event) (DeadLetter, error) {
+	var d DeadLetter
+	err := e.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := e.river.JobGetTx(ctx, tx, id)
+		if errors.Is(err, rivertype.ErrNotFound) || (err == nil && !isDead(j)) {
+			return fmt.Errorf("%w: %d", ErrNotDead, id)
+		}
+		if err != nil {
+			return err
+		}
+		d = deadLetter(j)
+		args := SyncArgs{UserID: d.UserID, CorrelationID: d.CorrelationID, ChangedAt: time.Now().UTC()}
+		if _, err := e.river.InsertTx(ctx, tx, args, nil); err != nil {
+			return err
+		}
+		_, err = e.river.JobDeleteTx(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return d, fmt.Errorf("delivery: replay %d: %w", id, err)
+	}
+	e.audit(ctx, ev, "delivery.replay", d, fmt.Sprintf("replayed dead letter %d: a new sync of user %s", d.ID, d.UserID))
+	return d, nil
+}
+
+// ReplayAll replays every dead letter and returns how many.
+func (e *Engine) ReplayAll(ctx context.Context, ev store.Event) (int, error) {
+	n := 0
+	for {
+		page, err := e.Dead(ctx, 0, 100)
+		if err != nil || len(page) == 0 {
+			return n, err
+		}
+		for _, d := range page {
+			if _, err := e.Replay(ctx, d.ID, ev); err != nil && !errors.Is(err, ErrNotDead) {
+				return n, err
+			}
+			n++
+		}
+	}
+}
+
+// Purge deletes a dead letter without running it.
+func (e *Engine) Purge(ctx context.Context, id int64, ev store.Event) (DeadLetter, error) {
+	var d DeadLetter
+	err := e.inTx(ctx, func(tx *sql.Tx) error {
+		j, err := e.river.JobGetTx(ctx, tx, id)
+		if errors.Is(err, rivertype.ErrNotFound) || (err == nil && !isDead(j)) {
+			return fmt.Errorf("%w: %d", ErrNotDead, id)
+		}
+		if err != nil {
+			return err
+		}
+		d = deadLetter(j)
+		_, err = e.river.JobDeleteTx(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return d, fmt.Errorf("delivery: purge %d: %w", id, err)
+	}
+	e.audit(ctx, ev, "delivery.purge", d, fmt.Sprintf("purged dead letter %d (user %s): it will not be retried", d.ID, d.UserID))
+	return d, nil
+}
+
+func isDead(j *rivertype.JobRow) bool {
+	return j.Kind == SyncArgs{}.Kind() && (j.State == rivertype.JobStateDiscarded || j.State == rivertype.JobStateCancelled)
+}
+
+// audit records an admin's action on a dead letter. The action is done
+// by then; a failure to record it is logged, not returned.
+func (e *Engine) audit(ctx context.Context, ev store.Event, action string, d DeadLetter, summary string) {
+	ev.Action, ev.ResourceType, ev.ResourceID, ev.Summary = action, "User", d.UserID, summary
+	if ev.Outcome == "" {
+		ev.Outcome = store.OutcomeSuccess
+	}
+	if err := e.store.RecordEvent(context.WithoutCancel(ctx), ev); err != nil {
+		e.log.Error("audit "+action, "err", err)
+	}
+}
+
+// inTx runs fn in a transaction on the store's database.
+func (e *Engine) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := e.store.DB().BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	return tx.Commit()
+}
+
+// recoverSyncs queues a sync for every user whose delivery a crash may
+// have cut short: those with a change recorded as pending, and those whose
+// job is marked running. (River runs a job left running by a dead process
+// again, but only after JobTimeout plus RescueAfter; this is sooner. If
+// another replica is in fact running it, the extra sync is harmless.)
+func (e *Engine) recoverSyncs(ctx context.Context) error {
+	users, err := e.store.UsersWithPending(ctx)
+	if err != nil {
+		return fmt.Errorf("delivery: recover: %w", err)
+	}
+	running, err := e.river.JobList(ctx, river.NewJobListParams().Kinds(SyncArgs{}.Kind()).
+		States(rivertype.JobStateRunning).First(10000))
+	if err != nil {
+		return fmt.Errorf("delivery: recover: %w", err)
+	}
+	for _, j := range running.Jobs {
+		users = append(users, deadLetter(j).UserID)
+	}
+	if len(users) == 0 {
+		return nil
+	}
+	err = e.inTx(ctx, func(tx *sql.Tx) error {
+		return e.Hook(ctx, tx, store.Change{UserIDs: users, Event: store.Event{CorrelationID: "", Time: time.Now()}})
+	})
+	if err != nil {
+		return fmt.Errorf("delivery: recover: %w", err)
+	}
+	e.log.Info("delivery: queued syncs that a stop may have interrupted", "users", len(users))
+	return nil
+}

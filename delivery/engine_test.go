@@ -1,0 +1,126 @@
+package delivery_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/onramp-dev/onramp/delivery"
+	"github.com/onramp-dev/onramp/lms"
+	"github.com/onramp-dev/onramp/lms/lmstest"
+	"github.com/onramp-dev/onramp/mapping"
+	"github.com/onramp-dev/onramp/store"
+	"github.com/onramp-dev/onramp/store/storetest"
+)
+
+const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+// forEachDB runs fn against a fresh SQLite and a fresh PostgreSQL store.
+func forEachDB(t *testing.T, fn func(t *testing.T, st *store.Store)) {
+	t.Helper()
+	t.Run("sqlite", func(t *testing.T) { t.Parallel(); fn(t, storetest.OpenSQLite(t)) })
+	t.Run("postgres", func(t *testing.T) { t.Parallel(); fn(t, storetest.OpenPostgres(t)) })
+}
+
+// bundle is the test bench: a store, a started engine delivering to a
+// webhook receiver through a connector named "hooks".
+type bundle struct {
+	st  *store.Store
+	eng *delivery.Engine
+	rcv *lmstest.WebhookReceiver
+}
+
+func setup(t *testing.T, st *store.Store) *bundle {
+	t.Helper()
+	rcv := lmstest.NewWebhookReceiver(t, testSecret)
+	conn, err := lms.New(lms.Spec{Name: "hooks", Type: "webhook", URL: rcv.URL, SecretEnv: "SECRET"},
+		lms.Deps{Env: func(string) (string, bool) { return testSecret, true }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := delivery.New(st, delivery.Config{BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond},
+		delivery.Options{Connectors: map[string]lms.Connector{"hooks": conn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := eng.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st.SetChangeHook(eng.Hook)
+	if err := eng.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := eng.Stop(ctx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	return &bundle{st: st, eng: eng, rcv: rcv}
+}
+
+func TestHireThenGroupAddEnrolls(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st)
+		ctx := context.Background()
+		if _, _, err := st.PutBundle(ctx, mapping.Bundle{Name: "eng", Connector: "hooks", Courses: []string{"SEC-101", "GIT-201"}}, store.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.PutRule(ctx, mapping.Rule{Name: "engineers", Group: "Engineering", Bundles: []string{"eng"}}, store.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		u := &store.User{Attributes: map[string]any{"userName": "alice@example.com", "externalId": "E1"}}
+		if err := st.CreateUser(ctx, u, store.Event{CorrelationID: "hire-1"}); err != nil {
+			t.Fatal(err)
+		}
+		g := &store.Group{Attributes: map[string]any{"displayName": "engineering"}, Members: []store.Member{{Value: u.ID}}}
+		if err := st.CreateGroup(ctx, g, store.Event{CorrelationID: "group-1"}); err != nil {
+			t.Fatal(err)
+		}
+		b.rcv.WaitFor(t, func(r *lmstest.WebhookReceiver) bool { return len(r.Enrolled()[u.ID]) == 2 }, 20*time.Second)
+		for _, ev := range b.rcv.Events() {
+			if ev.CorrelationID != "group-1" || ev.Type != "enrollment.created" {
+				t.Errorf("event %+v: want enrollment.created under correlation id group-1", ev)
+			}
+		}
+
+		_, err := st.UpdateUser(ctx, u.ID, func(u *store.User) error { u.Attributes["active"] = false; return nil }, store.Event{CorrelationID: "leave-1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.rcv.WaitFor(t, func(r *lmstest.WebhookReceiver) bool { return len(r.Enrolled()[u.ID]) == 0 }, 20*time.Second)
+		if n := len(b.rcv.Events()); n != 4 {
+			t.Errorf("receiver saw %d distinct events, want 4 (2 created, 2 removed)", n)
+		}
+		waitEnrollments(t, st, u.ID, 0)
+	})
+}
+
+// waitEnrollments waits until the store records n enrollments for userID
+// with nothing pending.
+func waitEnrollments(t *testing.T, st *store.Store, userID string, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		es, err := st.Enrollments(context.Background(), userID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending := 0
+		for _, e := range es {
+			if e.PendingOp != "" {
+				pending++
+			}
+		}
+		if len(es) == n && pending == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("enrollments of %s: %d rows, %d pending; want %d settled", userID, len(es), pending, n)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,52 @@
+package delivery
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river/rivertype"
+)
+
+// backoff is the engine's retry policy: base·2^(attempt-1), at most max,
+// plus up to a fifth of that again at random.
+type backoff struct{ base, max time.Duration }
+
+func (b backoff) delay(attempt int) time.Duration {
+	d := b.base
+	for i := 1; i < attempt && d < b.max; i++ {
+		d *= 2
+	}
+	d = min(d, b.max)
+	return d + rand.N(d/5+1)
+}
+
+// NextRetry implements river.ClientRetryPolicy.
+func (b backoff) NextRetry(job *rivertype.JobRow) time.Time {
+	return time.Now().Add(b.delay(job.Attempt))
+}
+
+// retryHints carries a Retry-After from a failed Work to River's NextRetry
+// call for the same job, which follows it in the same process but sees
+// only the job, not its error.
+type retryHints struct {
+	mu sync.Mutex
+	at map[int64]time.Time
+}
+
+func newRetryHints() *retryHints { return &retryHints{at: map[int64]time.Time{}} }
+
+func (h *retryHints) put(jobID int64, at time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.at[jobID] = at
+}
+
+// take returns and forgets the hint for jobID; zero when there is none.
+func (h *retryHints) take(jobID int64) time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	at := h.at[jobID]
+	delete(h.at, jobID)
+	return at
+}

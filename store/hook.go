@@ -1,0 +1,141 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"sync/atomic"
+)
+
+// Change tells the delivery engine that some users' desired enrollments
+// may have changed. It is made inside the transaction of the write that
+// caused it, so the two commit or roll back together.
+type Change struct {
+	// UserIDs are the users to look at again, without duplicates. A user
+	// may be listed whose enrollments turn out not to change: delivery is
+	// level-triggered, so looking again is always harmless.
+	UserIDs []string
+	// Event is the audit event of the write: its correlation id and time
+	// follow the change into the jobs it causes.
+	Event Event
+}
+
+// ChangeHook is called by every write that can change a user's desired
+// enrollments, inside its transaction, with that transaction. It must only
+// write through tx (a job insert) and return quickly; an error rolls the
+// write back.
+type ChangeHook func(ctx context.Context, tx *sql.Tx, c Change) error
+
+// hookBox lets the hook be set after [Open], when the delivery engine that
+// owns it exists, without a data race against writes already running.
+type hookBox struct{ p atomic.Pointer[ChangeHook] }
+
+// SetChangeHook makes h the store's change hook; nil removes it. Set it
+// before serving: writes made before see no hook and queue no job.
+func (s *Store) SetChangeHook(h ChangeHook) {
+	if h == nil {
+		s.hook.p.Store(nil)
+		return
+	}
+	s.hook.p.Store(&h)
+}
+
+// changed calls the hook, if any, for userIDs.
+func (s *Store) changed(ctx context.Context, tx *storeTx, userIDs []string, ev Event) error {
+	h := s.hook.p.Load()
+	if h == nil || len(userIDs) == 0 {
+		return nil
+	}
+	if err := (*h)(ctx, tx.Tx.Tx, Change{UserIDs: uniqueSorted(userIDs), Event: ev}); err != nil {
+		return fmt.Errorf("queue delivery: %w", err)
+	}
+	return nil
+}
+
+// lockMapping orders group writes against bundle and rule writes on
+// databases with concurrent writers. A group write decides from the rules
+// it reads whether its members need a sync; a rule write decides from the
+// members it reads whose enrollments it changed. Without the lock, each
+// could miss the other's uncommitted change and a user would never be
+// synced. Group writes take it shared (they do not wait for each other);
+// bundle and rule writes exclusive.
+func (s *Store) lockMapping(ctx context.Context, tx *storeTx, exclusive bool) error {
+	q := s.d.mappingLock(exclusive)
+	if q == "" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("lock mapping: %w", err)
+	}
+	return nil
+}
+
+// groupMatched reports whether a rule matches the group id under any of
+// displayNames (a group being renamed matters under both names).
+func groupMatched(ctx context.Context, q querier, id string, displayNames ...string) (bool, error) {
+	b := &sqlBuf{}
+	b.sql("SELECT count(*) FROM rules WHERE group_id = ")
+	b.arg(id)
+	for _, n := range displayNames {
+		b.sql(" OR group_key = ")
+		b.arg(foldKey(n))
+	}
+	var n int
+	if err := get(ctx, q, &n, b.String(), b.args...); err != nil {
+		return false, fmt.Errorf("match rules: %w", err)
+	}
+	return n > 0, nil
+}
+
+// membersChanged tells the hook about users whose membership of the group
+// id (known by displayNames) changed, when a rule matches the group: a
+// group no rule names changes nobody's enrollments.
+func (s *Store) membersChanged(ctx context.Context, tx *storeTx, id string, displayNames, userIDs []string, ev Event) error {
+	if s.hook.p.Load() == nil || len(userIDs) == 0 {
+		return nil
+	}
+	matched, err := groupMatched(ctx, tx, id, displayNames...)
+	if err != nil || !matched {
+		return err
+	}
+	return s.changed(ctx, tx, userIDs, ev)
+}
+
+// affected is who an update of a group changes.
+type affected struct {
+	ids []string
+	// all: every member after the update is affected too.
+	all bool
+}
+
+// affectedMembers lists the users an update of the group id changes, read
+// before the change is made: those added and removed and, when every member
+// is replaced or the group renamed, all its members before and after. It
+// reads nothing when no hook is set.
+func (s *Store) affectedMembers(ctx context.Context, tx *storeTx, id, oldName, newName string, c MemberChanges) (affected, error) {
+	if s.hook.p.Load() == nil {
+		return affected{}, nil
+	}
+	a := affected{
+		ids: append(append([]string(nil), c.Add...), c.Remove...),
+		all: c.Replace || foldKey(oldName) != foldKey(newName),
+	}
+	if a.all {
+		current, err := memberIDs(ctx, tx, id)
+		if err != nil {
+			return a, err
+		}
+		a.ids = append(a.ids, current...)
+	}
+	a.ids = validIDs(a.ids)
+	return a, nil
+}
+
+// memberIDs returns the ids of the group's members.
+func memberIDs(ctx context.Context, q querier, groupID string) ([]string, error) {
+	var ids []string
+	if err := selectAll(ctx, q, &ids, `SELECT user_id FROM group_members WHERE group_id = ?`, groupID); err != nil {
+		return nil, fmt.Errorf("read members: %w", err)
+	}
+	return ids, nil
+}
