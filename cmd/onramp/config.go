@@ -116,3 +116,19 @@ func (a *app) engine(ctx context.Context, st *store.Store, cfg *fileConfig, logg
 	st.SetChangeHook(eng.Hook)
 	return eng, nil
 }
+
+// queue is the delivery engine for commands that change bundles or rules
+// but deliver nothing themselves: it installs the change hook, so their
+// writes queue syncs for the server's workers, and needs no connector
+// secrets.
+func (a *app) queue(ctx context.Context, st *store.Store, cfg *fileConfig) (*delivery.Engine, error) {
+	eng, err := delivery.New(st, cfg.Delivery, delivery.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if err := eng.Migrate(ctx); err != nil {
+		return nil, err
+	}
+	st.SetChangeHook(eng.Hook)
+	return eng, nil
+}

@@ -87,6 +87,8 @@ Settings come from flags, then ONRAMP_* environment variables, then defaults.`,
 		a.migrateCmd(),
 		a.tokenCmd(),
 		a.auditCmd(),
+		a.applyCmd(),
+		a.deliveriesCmd(),
 		a.versionCmd(),
 		a.healthcheckCmd(),
 	)
