@@ -34,7 +34,7 @@ func setup(t *testing.T, st *store.Store) *bundle {
 	t.Helper()
 	rcv := lmstest.NewWebhookReceiver(t, testSecret)
 	conn, err := lms.New(lms.Spec{Name: "hooks", Type: "webhook", URL: rcv.URL, SecretEnv: "SECRET"},
-		lms.Deps{Env: func(string) (string, bool) { return testSecret, true }})
+		lms.Deps{Env: func(string) (string, bool) { return testSecret, true }, Client: rcv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@
 package lmstest
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -98,6 +100,14 @@ func (fs *Faults) Wrap(h http.Handler) http.Handler {
 			return
 		}
 		if f.Delay > 0 {
+			// net/http notices a client that gave up (and cancels the
+			// request's context) only once the body has been read: read it
+			// now, and hand the handler a copy.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
 			select {
 			case <-time.After(f.Delay):
 			case <-r.Context().Done():

@@ -60,6 +60,10 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"SortGroups", testSortGroups},
 		{"MembershipBumpsGroupVersion", testMembershipBumpsGroupVersion},
 		{"RacingConditionalWrites", testRacingConditionalWrites},
+		{"BundleCRUD", testBundleCRUD},
+		{"RuleCRUD", testRuleCRUD},
+		{"ChangeHook", testChangeHook},
+		{"Enrollments", testEnrollments},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
