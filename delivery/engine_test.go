@@ -32,14 +32,21 @@ type bundle struct {
 
 func setup(t *testing.T, st *store.Store) *bundle {
 	t.Helper()
+	return setupWith(t, st, delivery.Config{}, nil)
+}
+
+// setupWith is setup with a config and, when before is not nil, a step
+// run after the engine is built and before it starts.
+func setupWith(t *testing.T, st *store.Store, cfg delivery.Config, before func(*bundle)) *bundle {
+	t.Helper()
 	rcv := lmstest.NewWebhookReceiver(t, testSecret)
 	conn, err := lms.New(lms.Spec{Name: "hooks", Type: "webhook", URL: rcv.URL, SecretEnv: "SECRET"},
 		lms.Deps{Env: func(string) (string, bool) { return testSecret, true }, Client: rcv.Client()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := delivery.New(st, delivery.Config{BackoffBase: 10 * time.Millisecond, BackoffMax: 50 * time.Millisecond, PollInterval: 10 * time.Millisecond},
-		delivery.Options{Connectors: map[string]lms.Connector{"hooks": conn}})
+	cfg.BackoffBase, cfg.BackoffMax, cfg.PollInterval = 10*time.Millisecond, 50*time.Millisecond, 10*time.Millisecond
+	eng, err := delivery.New(st, cfg, delivery.Options{Connectors: map[string]lms.Connector{"hooks": conn}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,6 +55,10 @@ func setup(t *testing.T, st *store.Store) *bundle {
 		t.Fatal(err)
 	}
 	st.SetChangeHook(eng.Hook)
+	b := &bundle{st: st, eng: eng, rcv: rcv}
+	if before != nil {
+		before(b)
+	}
 	if err := eng.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +69,7 @@ func setup(t *testing.T, st *store.Store) *bundle {
 			t.Errorf("stop: %v", err)
 		}
 	})
-	return &bundle{st: st, eng: eng, rcv: rcv}
+	return b
 }
 
 func TestHireThenGroupAddEnrolls(t *testing.T) {

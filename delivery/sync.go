@@ -129,7 +129,7 @@ func plan(args SyncArgs, in *store.SyncInput, now time.Time) ([]store.Intent, []
 			continue
 		}
 		sends = append(sends, send{
-			key: k, op: row.PendingOp, id: row.PendingID, user: userFor(nil, row),
+			key: k, op: row.PendingOp, id: row.PendingID, user: resendUser(in.User, row),
 			bundles: row.Bundles, correlationID: row.CorrelationID, since: row.PendingSince,
 		})
 	}

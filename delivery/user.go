@@ -38,6 +38,17 @@ func userFor(u *store.User, row store.Enrollment) lms.User {
 	return out
 }
 
+// resendUser is whom a change sent before is about: as they were then,
+// so that a resent webhook carries the same body under the same id; as
+// they are now when no snapshot was kept.
+func resendUser(u *store.User, row store.Enrollment) lms.User {
+	snap := userFor(nil, row)
+	if snap.UserName == "" && u != nil {
+		return lmsUser(u)
+	}
+	return snap
+}
+
 // lmsUser picks from a SCIM user what an LMS needs to find or create them.
 func lmsUser(u *store.User) lms.User {
 	a := u.Attributes
