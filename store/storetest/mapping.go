@@ -170,15 +170,29 @@ func testChangeHook(t *testing.T, s *store.Store) {
 	check("removing a member", ids(bob))
 	update(sales, func(*store.Group) store.MemberChanges { return store.MemberChanges{Add: []string{bob.ID}} })
 	check("adding a member to a group no rule matches", nil)
-	update(sales, func(g *store.Group) store.MemberChanges { g.Attributes["displayName"] = "Équipe Nord"; return store.MemberChanges{} })
+	update(sales, func(g *store.Group) store.MemberChanges {
+		g.Attributes["displayName"] = "Équipe Nord"
+		return store.MemberChanges{}
+	})
 	check("renaming an unmatched group to an unmatched name", nil)
-	update(equipe, func(g *store.Group) store.MemberChanges { g.Attributes["displayName"] = "Équipe Sud"; return store.MemberChanges{} })
+	update(equipe, func(g *store.Group) store.MemberChanges {
+		g.Attributes["displayName"] = "Équipe Sud"
+		return store.MemberChanges{}
+	})
 	check("renaming a matched group away from its rule", ids(alice, carol))
-	update(equipe, func(g *store.Group) store.MemberChanges { g.Attributes["displayName"] = "EQUIPE"; return store.MemberChanges{} })
+	update(equipe, func(g *store.Group) store.MemberChanges {
+		g.Attributes["displayName"] = "EQUIPE"
+		return store.MemberChanges{}
+	})
 	check("renaming a group to a name nothing matches (É is not E)", nil)
-	update(equipe, func(g *store.Group) store.MemberChanges { g.Attributes["displayName"] = "équipe"; return store.MemberChanges{} })
+	update(equipe, func(g *store.Group) store.MemberChanges {
+		g.Attributes["displayName"] = "équipe"
+		return store.MemberChanges{}
+	})
 	check("renaming a group onto a rule's name", ids(alice, carol))
-	update(equipe, func(*store.Group) store.MemberChanges { return store.MemberChanges{Replace: true, Add: []string{bob.ID}} })
+	update(equipe, func(*store.Group) store.MemberChanges {
+		return store.MemberChanges{Replace: true, Add: []string{bob.ID}}
+	})
 	check("replacing every member", ids(alice, bob, carol))
 
 	if _, err := s.UpdateUser(ctx, bob.ID, func(u *store.User) error { u.Attributes["displayName"] = "Bob"; return nil }, event("user.patch")); err != nil {
