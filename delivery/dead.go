@@ -195,3 +195,28 @@ func (e *Engine) recoverSyncs(ctx context.Context) error {
 	e.log.Info("delivery: queued syncs that a stop may have interrupted", "users", len(users))
 	return nil
 }
+
+// Reconcile queues a sync of every user whose enrollments may be anything
+// but empty, and returns how many. It is the way to bring the LMS in line
+// after changing a connector's config or restoring a backup: syncs find
+// and send any difference between what the rules want and what Onramp has
+// recorded as delivered.
+func (e *Engine) Reconcile(ctx context.Context, ev store.Event) (int, error) {
+	users, err := e.store.UsersToReconcile(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("delivery: reconcile: %w", err)
+	}
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	err = e.inTx(ctx, func(tx *sql.Tx) error { return e.Hook(ctx, tx, store.Change{UserIDs: users, Event: ev}) })
+	if err != nil {
+		return 0, fmt.Errorf("delivery: reconcile: %w", err)
+	}
+	ev.Action, ev.ResourceType, ev.Outcome = "delivery.reconcile", "Delivery", store.OutcomeSuccess
+	ev.Summary = fmt.Sprintf("queued a sync of %d users", len(users))
+	if err := e.store.RecordEvent(context.WithoutCancel(ctx), ev); err != nil {
+		e.log.Error("audit delivery.reconcile", "err", err)
+	}
+	return len(users), nil
+}

@@ -186,3 +186,37 @@ func waitDead(t *testing.T, eng *delivery.Engine, n int) []delivery.DeadLetter {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestReconcileRepairsWhatWasLost(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		var u *store.User
+		b := setupWith(t, st, delivery.Config{}, func(b *bundle) {
+			st.SetChangeHook(nil) // writes made while no engine listened: no jobs
+			if _, _, err := st.PutBundle(ctx, mapping.Bundle{Name: "eng", Connector: "hooks", Courses: []string{"SEC-101"}}, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := st.PutRule(ctx, mapping.Rule{Name: "r", Group: "Engineering", Bundles: []string{"eng"}}, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			u = &store.User{Attributes: map[string]any{"userName": "jack"}}
+			if err := st.CreateUser(ctx, u, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			g := &store.Group{Attributes: map[string]any{"displayName": "Engineering"}, Members: []store.Member{{Value: u.ID}}}
+			if err := st.CreateGroup(ctx, g, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			st.SetChangeHook(b.eng.Hook)
+		})
+		n, err := b.eng.Reconcile(ctx, store.Event{CorrelationID: "reconcile-1"})
+		if err != nil || n != 1 {
+			t.Fatalf("Reconcile = %d, %v; want 1 user", n, err)
+		}
+		b.rcv.WaitFor(t, func(r *lmstest.WebhookReceiver) bool { return len(r.Enrolled()[u.ID]) == 1 }, 20*time.Second)
+		if ev := b.rcv.Events()[0]; ev.CorrelationID != "reconcile-1" {
+			t.Errorf("correlation id %q, want reconcile-1", ev.CorrelationID)
+		}
+	})
+}

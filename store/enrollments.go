@@ -271,3 +271,19 @@ func (s *Store) UsersWithPending(ctx context.Context) ([]string, error) {
 	}
 	return ids, nil
 }
+
+// UsersToReconcile returns every user whose enrollments may be anything
+// but empty: members of a group some rule matches, and users with an
+// enrollment recorded (deleted users included). A sync of each brings the
+// whole installation in line with its rules.
+func (s *Store) UsersToReconcile(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := selectAll(ctx, s.pool, &ids, `SELECT gm.user_id FROM group_members gm
+		JOIN groups g ON g.id = gm.group_id
+		WHERE EXISTS (SELECT 1 FROM rules r WHERE r.group_id = g.id OR r.group_key = g.display_name_key)
+		UNION SELECT user_id FROM enrollments ORDER BY 1`)
+	if err != nil {
+		return nil, fmt.Errorf("store: users to reconcile: %w", err)
+	}
+	return ids, nil
+}

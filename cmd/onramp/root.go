@@ -89,6 +89,7 @@ Settings come from flags, then ONRAMP_* environment variables, then defaults.`,
 		a.auditCmd(),
 		a.applyCmd(),
 		a.deliveriesCmd(),
+		a.reconcileCmd(),
 		a.versionCmd(),
 		a.healthcheckCmd(),
 	)
