@@ -259,14 +259,7 @@ func (s *Store) UpdateGroup(ctx context.Context, id string, fn func(g *Group) (M
 		if err := s.insertEvent(ctx, tx, ev); err != nil {
 			return err
 		}
-		if affected.all { // renamed or replaced: the members after count too
-			after, err := memberIDs(ctx, tx, id)
-			if err != nil {
-				return err
-			}
-			affected.ids = append(affected.ids, after...)
-		}
-		if err := s.membersChanged(ctx, tx, id, []string{oldName, g.DisplayName()}, affected.ids, ev); err != nil {
+		if err := s.groupChanged(ctx, tx, id, affected, ev); err != nil {
 			return err
 		}
 		g.ID, g.Version, g.Created, g.LastModified, g.Members = id, before.Version+1, before.Created, now, nil

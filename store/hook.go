@@ -103,7 +103,8 @@ func (s *Store) membersChanged(ctx context.Context, tx *storeTx, id string, disp
 
 // affected is who an update of a group changes.
 type affected struct {
-	ids []string
+	matched bool // a rule matches the group, under its old or new name
+	ids     []string
 	// all: every member after the update is affected too.
 	all bool
 }
@@ -111,14 +112,20 @@ type affected struct {
 // affectedMembers lists the users an update of the group id changes, read
 // before the change is made: those added and removed and, when every member
 // is replaced or the group renamed, all its members before and after. It
-// reads nothing when no hook is set.
+// reads no member when no rule matches the group (nobody's enrollments can
+// change), and nothing at all when no hook is set.
 func (s *Store) affectedMembers(ctx context.Context, tx *storeTx, id, oldName, newName string, c MemberChanges) (affected, error) {
 	if s.hook.p.Load() == nil {
 		return affected{}, nil
 	}
+	matched, err := groupMatched(ctx, tx, id, oldName, newName)
+	if err != nil || !matched {
+		return affected{}, err
+	}
 	a := affected{
-		ids: append(append([]string(nil), c.Add...), c.Remove...),
-		all: c.Replace || foldKey(oldName) != foldKey(newName),
+		matched: true,
+		ids:     append(append([]string(nil), c.Add...), c.Remove...),
+		all:     c.Replace || foldKey(oldName) != foldKey(newName),
 	}
 	if a.all {
 		current, err := memberIDs(ctx, tx, id)
@@ -127,8 +134,23 @@ func (s *Store) affectedMembers(ctx context.Context, tx *storeTx, id, oldName, n
 		}
 		a.ids = append(a.ids, current...)
 	}
-	a.ids = validIDs(a.ids)
 	return a, nil
+}
+
+// groupChanged tells the hook about the users an update of the group id
+// changed, once the update is made.
+func (s *Store) groupChanged(ctx context.Context, tx *storeTx, id string, a affected, ev Event) error {
+	if !a.matched {
+		return nil
+	}
+	if a.all {
+		after, err := memberIDs(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		a.ids = append(a.ids, after...)
+	}
+	return s.changed(ctx, tx, validIDs(a.ids), ev)
 }
 
 // memberIDs returns the ids of the group's members.
