@@ -1,6 +1,8 @@
 // Package store is Onramp's persistence: SCIM users and groups, group
-// membership, API tokens and the audit trail, on SQLite (the embedded default)
-// or PostgreSQL.
+// membership, API tokens, the audit trail, and the bundles, rules and
+// enrollments that delivery works from, on SQLite (the embedded default) or
+// PostgreSQL. (River, in package delivery, keeps its job tables in the same
+// database.)
 //
 // One concrete type, [Store], serves both databases. The differences between
 // them (JSON access, constraint errors, timestamps) live behind a small
@@ -10,7 +12,9 @@
 //
 // Every write takes the audit [Event] that records it and commits the two in
 // one transaction: a change without its audit row, or an audit row without
-// its change, cannot exist.
+// its change, cannot exist. A write that can change someone's enrollments
+// also calls the change hook in that transaction ([Store.SetChangeHook]), so
+// the delivery job it causes commits with it too.
 package store
 
 import (
