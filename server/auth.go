@@ -20,33 +20,45 @@ type authenticator struct {
 	cache *tokenCache
 }
 
-// require lets a request through only with a valid bearer token carrying
-// the scope that scopeFor names for it: 401 (with WWW-Authenticate) without
-// a valid token, 403 with a valid one that lacks the scope, 503 when the
-// token cannot be checked at all (a valid client must not be told its token
-// is bad because the database is down).
+// authFailure writes one of the authenticator's refusals (401, 403 or
+// 503) in the error format of the API being guarded. require has set any
+// WWW-Authenticate or Retry-After header by then.
+type authFailure func(w http.ResponseWriter, r *http.Request, status int, detail string)
+
+// scimAuthFailure writes a refusal as a SCIM error body.
+func scimAuthFailure(w http.ResponseWriter, _ *http.Request, status int, detail string) {
+	scim.WriteError(w, scimerrors.ScimError{Status: status, Detail: detail})
+}
+
+// require is requireWith answering refusals as SCIM errors, for /scim/v2.
 func (a *authenticator) require(scopeFor func(*http.Request) string, next http.Handler) http.Handler {
+	return a.requireWith(scopeFor, scimAuthFailure, next)
+}
+
+// requireWith lets a request through only with a valid bearer token
+// carrying the scope that scopeFor names for it: 401 (with WWW-Authenticate)
+// without a valid token, 403 with a valid one that lacks the scope, 503 when
+// the token cannot be checked at all (a valid client must not be told its
+// token is bad because the database is down). fail writes the refusal.
+func (a *authenticator) requireWith(scopeFor func(*http.Request) string, fail authFailure, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, ok, err := a.principal(r)
 		if err != nil {
 			a.log.ErrorContext(r.Context(), "looking up token", "error", err)
 			w.Header().Set("Retry-After", "5")
-			scim.WriteError(w, scimerrors.ScimError{Status: http.StatusServiceUnavailable,
-				Detail: "The token cannot be checked right now; try again shortly."})
+			fail(w, r, http.StatusServiceUnavailable, "The token cannot be checked right now; try again shortly.")
 			return
 		}
 		if !ok {
 			// One message for every failure, so that a caller cannot tell a
 			// revoked token from a mistyped one.
 			w.Header().Set("WWW-Authenticate", `Bearer realm="onramp"`)
-			scim.WriteError(w, scimerrors.ScimError{Status: http.StatusUnauthorized,
-				Detail: "A valid bearer token is required."})
+			fail(w, r, http.StatusUnauthorized, "A valid bearer token is required.")
 			return
 		}
 		if scope := scopeFor(r); !p.HasScope(scope) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="onramp", error="insufficient_scope", scope="`+scope+`"`)
-			scim.WriteError(w, scimerrors.ScimError{Status: http.StatusForbidden,
-				Detail: "The token is valid but lacks the scope " + scope + "."})
+			fail(w, r, http.StatusForbidden, "The token is valid but lacks the scope "+scope+".")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(reqctx.WithPrincipal(r.Context(), p)))
