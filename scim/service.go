@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 
 	elimity "github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/schema"
@@ -54,10 +55,14 @@ type Handler struct {
 }
 
 // NewHandler returns the SCIM service for cfg.
+// allowStringValues guards the library's package-level switch.
+var allowStringValues sync.Once
+
 func NewHandler(cfg Config) *Handler {
 	// Entra ID sends booleans as "True"/"False". The library keeps this
-	// switch in a package variable; setting it is idempotent.
-	schema.SetAllowStringValues(true)
+	// switch in a package variable: set it once, so that handlers built
+	// concurrently (parallel tests) do not race on it.
+	allowStringValues.Do(func() { schema.SetAllowStringValues(true) })
 
 	logger := cfg.Logger
 	if logger == nil {

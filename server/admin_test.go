@@ -39,11 +39,6 @@ var testConnectors = []lms.Spec{
 	{Name: "moodle", Type: "moodle", URL: "https://moodle.example.com", TokenEnv: "MOODLE_TOKEN"},
 }
 
-// newServerMu keeps parallel tests from calling server.New at once:
-// scim.NewHandler sets a package variable of the SCIM library each time,
-// which the race detector reports.
-var newServerMu sync.Mutex
-
 // adminBench is a server on a real store with a token of each kind.
 type adminBench struct {
 	st     *store.Store
@@ -74,9 +69,7 @@ func newAdminBench(t *testing.T, st *store.Store, cfg server.Config) *adminBench
 		cfg.Connectors = testConnectors
 	}
 	cfg.Logger = slog.New(reqctx.LogHandler(slog.NewJSONHandler(b.logs, nil)))
-	newServerMu.Lock()
 	h, err := server.New(cfg)
-	newServerMu.Unlock()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -52,10 +53,12 @@ func recoverPanics(log *slog.Logger, next http.Handler) http.Handler {
 			}
 			log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "path", r.URL.Path,
 				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			scim.WriteError(w, scimerrors.ScimError{
-				Status: http.StatusInternalServerError,
-				Detail: "Internal server error; correlation id " + reqctx.CorrelationID(r.Context()) + ".",
-			})
+			detail := "Internal server error; correlation id " + reqctx.CorrelationID(r.Context()) + "."
+			if strings.HasPrefix(r.URL.Path, "/admin/") {
+				writeProblem(w, r, &httpError{status: http.StatusInternalServerError, detail: detail})
+				return
+			}
+			scim.WriteError(w, scimerrors.ScimError{Status: http.StatusInternalServerError, Detail: detail})
 		}()
 		next.ServeHTTP(w, r)
 	})
