@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -73,6 +74,13 @@ func TestPermanentFailureIsADeadLetterUntilReplayed(t *testing.T) {
 		dead := waitDead(t, b.eng, 1)
 		if d := dead[0]; d.UserID != u.ID || d.Reason != "permanent" || d.CorrelationID != "hire-frank" || d.LastError == "" {
 			t.Errorf("dead letter = %+v; want user %s, reason permanent, correlation id hire-frank and the error", d, u.ID)
+		}
+		evs, err := st.ListEvents(context.Background(), store.AuditQuery{CorrelationID: "hire-frank"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.ContainsFunc(evs, func(ev store.Event) bool { return ev.Action == "delivery.dead" && ev.ResourceID == u.ID }) {
+			t.Errorf("no delivery.dead audit event under the hire's correlation id: %+v", evs)
 		}
 		b.rcv.Faults.Clear()
 		if _, err := b.eng.Replay(context.Background(), dead[0].ID, store.Event{Actor: "tester"}); err != nil {

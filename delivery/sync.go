@@ -75,7 +75,7 @@ func (e *Engine) sync(ctx context.Context, job *river.Job[SyncArgs]) error {
 	if err := e.store.RecordOutcomes(context.WithoutCancel(ctx), args.UserID, outcomes); err != nil {
 		return err
 	}
-	return e.verdict(job, failures)
+	return e.verdict(ctx, job, failures)
 }
 
 // send is one change to make, with everything the connector needs.
@@ -205,7 +205,7 @@ func (e *Engine) deliver(ctx context.Context, s send) error {
 // verdict turns a sync's failures into what River should do: nothing
 // (success), retry later, or give up now when no failure can be cured by
 // retrying.
-func (e *Engine) verdict(job *river.Job[SyncArgs], failures []error) error {
+func (e *Engine) verdict(ctx context.Context, job *river.Job[SyncArgs], failures []error) error {
 	if len(failures) == 0 {
 		return nil
 	}
@@ -217,11 +217,11 @@ func (e *Engine) verdict(job *river.Job[SyncArgs], failures []error) error {
 		wait = max(wait, lms.RetryAfter(f))
 	}
 	if permanent {
-		e.metrics.dead.WithLabelValues("permanent").Inc()
+		e.gaveUp(ctx, job, "permanent", fmt.Sprintf("no retry can cure it (attempt %d)", job.Attempt), err)
 		return river.JobCancel(err)
 	}
 	if job.Attempt >= job.MaxAttempts {
-		e.metrics.dead.WithLabelValues("attempts").Inc()
+		e.gaveUp(ctx, job, "attempts", fmt.Sprintf("after %d attempts", job.Attempt), err)
 		return err
 	}
 	if wait > 0 {
@@ -229,4 +229,19 @@ func (e *Engine) verdict(job *river.Job[SyncArgs], failures []error) error {
 		e.hints.put(job.ID, time.Now().Add(max(wait, next)))
 	}
 	return err
+}
+
+// gaveUp counts and audits a sync becoming a dead letter.
+func (e *Engine) gaveUp(ctx context.Context, job *river.Job[SyncArgs], reason, when string, err error) {
+	e.metrics.dead.WithLabelValues(reason).Inc()
+	ev := store.Event{
+		CorrelationID: job.Args.CorrelationID, Actor: "onramp/delivery", Action: "delivery.dead",
+		ResourceType: "User", ResourceID: job.Args.UserID, Outcome: store.OutcomeFailure,
+		Summary: fmt.Sprintf("gave up syncing user %s %s; dead letter %d, replay with: onramp deliveries replay %d: %v",
+			job.Args.UserID, when, job.ID, job.ID, err),
+	}
+	if err := e.store.RecordEvent(context.WithoutCancel(ctx), ev); err != nil {
+		e.log.Error("audit delivery.dead", "err", err)
+	}
+	e.log.Warn("sync became a dead letter", "job", job.ID, "user_id", job.Args.UserID, "reason", reason, "correlation_id", job.Args.CorrelationID)
 }
