@@ -31,10 +31,12 @@ import (
 // Config tunes delivery. The zero value of a field means its default.
 type Config struct {
 	// MaxAttempts is how many times a sync runs before it is a dead
-	// letter (default 12: about two hours with the default backoff).
+	// letter (default 20: about an hour of an LMS outage with the default
+	// backoff).
 	MaxAttempts int `yaml:"max_attempts"`
 	// BackoffBase is the wait after the first failure; each next wait
-	// doubles, up to BackoffMax (defaults 1s and 15m). A random jitter of
+	// doubles, up to BackoffMax (defaults 1s and 5m, so an LMS back from
+	// an outage is served again within about five minutes). A jitter of
 	// up to a fifth is added, so that syncs failing together do not all
 	// come back together.
 	BackoffBase time.Duration `yaml:"backoff_base"`
@@ -59,13 +61,13 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	if c.MaxAttempts == 0 {
-		c.MaxAttempts = 12
+		c.MaxAttempts = 20
 	}
 	if c.Workers == 0 {
 		c.Workers = 10
 	}
 	def(&c.BackoffBase, time.Second)
-	def(&c.BackoffMax, 15*time.Minute)
+	def(&c.BackoffMax, 5*time.Minute)
 	def(&c.PollInterval, 50*time.Millisecond)
 	def(&c.JobTimeout, time.Minute)
 	def(&c.RescueAfter, time.Minute)
