@@ -30,6 +30,7 @@ type Engine struct {
 	log        *slog.Logger
 	metrics    *metrics
 	hints      *retryHints
+	locks      *userLocks
 }
 
 // Options are what an Engine works with besides its Config.
@@ -52,7 +53,8 @@ func New(st *store.Store, cfg Config, opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{store: st, connectors: opts.Connectors, cfg: cfg, log: log, hints: newRetryHints()}
+	e := &Engine{store: st, connectors: opts.Connectors, cfg: cfg, log: log, hints: newRetryHints(),
+		locks: newUserLocks(st, cfg.JobTimeout+leaseMargin)}
 	switch st.Dialect() {
 	case "sqlite":
 		e.driver = riversqlite.New(st.DB())
@@ -151,6 +153,10 @@ func (e *Engine) Hook(ctx context.Context, tx *sql.Tx, c store.Change) error {
 	}
 	return nil
 }
+
+// leaseMargin is how long a user's lease outlives the longest a sync can
+// run (JobTimeout), for a sync ending as its context does.
+const leaseMargin = 10 * time.Second
 
 // insertBatch bounds the jobs inserted by one statement.
 const insertBatch = 1000

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"time"
 
 	"github.com/google/uuid"
@@ -52,6 +53,14 @@ const maxPlanTries = 3
 // sync runs one job: decide, record the intents, send, record the outcomes.
 func (e *Engine) sync(ctx context.Context, job *river.Job[SyncArgs]) error {
 	args := job.Args
+	unlock, ok, err := e.locks.tryLock(ctx, args.UserID, job.ID)
+	if err != nil {
+		return err
+	}
+	if !ok { // another sync of this user runs: decide after it
+		return river.JobSnooze(e.snooze())
+	}
+	defer unlock()
 	var sends []send
 	for try := 1; ; try++ {
 		in, err := e.store.ReadSyncInput(ctx, args.UserID)
@@ -76,6 +85,14 @@ func (e *Engine) sync(ctx context.Context, job *river.Job[SyncArgs]) error {
 		return err
 	}
 	return e.verdict(ctx, job, failures)
+}
+
+// snooze is how long a sync waits for another sync of its user: a little
+// longer than a poll, with jitter, so that waiting syncs do not come back
+// all at once.
+func (e *Engine) snooze() time.Duration {
+	d := max(2*e.cfg.PollInterval, 100*time.Millisecond)
+	return d + rand.N(d)
 }
 
 // send is one change to make, with everything the connector needs.

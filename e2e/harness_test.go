@@ -24,6 +24,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -162,13 +163,23 @@ type instance struct {
 	bin    string // this instance's copy of the binary
 	client *http.Client
 
+	opts   serveOptions // how it was started, for restart
 	cmd    *exec.Cmd
 	stderr *logBuffer
 	stdout *logBuffer
 	done   chan struct{} // closed when the process has exited
 	err    error         // from cmd.Wait, valid after done
+	killed bool          // ended by kill: no clean exit expected
 
 	termOnce, stopOnce sync.Once
+}
+
+// serveOptions are the settings of an instance beyond its database.
+type serveOptions struct {
+	token  string   // bootstrap secret; "" picks a random one
+	config string   // --config FILE for serve and for cli; "" for none
+	args   []string // more flags for serve
+	env    []string // more KEY=VALUE environment for serve
 }
 
 // startOnramp starts `onramp serve` on db with a random bootstrap token and
@@ -184,18 +195,33 @@ func startOnramp(t *testing.T, db string) *instance {
 // token's).
 func startOnrampWithToken(t *testing.T, db, token string) *instance {
 	t.Helper()
+	return startOnrampWith(t, db, serveOptions{token: token})
+}
+
+// startOnrampWith is startOnramp with more settings: a config file, extra
+// flags and environment.
+func startOnrampWith(t *testing.T, db string, opts serveOptions) *instance {
+	t.Helper()
+	if opts.token == "" {
+		opts.token = "e2e-bootstrap-" + randHex(16)
+	}
 	inst := &instance{
 		db:     db,
-		token:  token,
+		token:  opts.token,
+		opts:   opts,
 		bin:    copyBinary(t),
 		stderr: newLogBuffer(),
 		stdout: newLogBuffer(),
 		done:   make(chan struct{}),
 		client: &http.Client{Timeout: 30 * time.Second},
 	}
-	cmd := exec.Command(inst.bin, "serve", "--listen", "127.0.0.1:0", "--database", db)
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--database", db}
+	if opts.config != "" {
+		args = append(args, "--config", opts.config)
+	}
+	cmd := exec.Command(inst.bin, append(args, opts.args...)...)
 	cmd.Dir = filepath.Dir(inst.bin) // a stray default sqlite:onramp.db lands here, not in the tree
-	cmd.Env = append(cleanEnv(), "ONRAMP_BOOTSTRAP_TOKEN="+inst.token)
+	cmd.Env = append(append(cleanEnv(), "ONRAMP_BOOTSTRAP_TOKEN="+inst.token), opts.env...)
 	cmd.Stderr = inst.stderr
 	cmd.Stdout = inst.stdout
 	cmd = startCmd(t, cmd)
@@ -260,10 +286,40 @@ func (inst *instance) stop(t *testing.T) {
 			t.Errorf("onramp serve did not exit within %s of SIGTERM; killed", stopTimeout)
 			return
 		}
-		if inst.err != nil {
+		if inst.err != nil && !inst.killed {
 			t.Errorf("onramp serve exited with %v, want exit status 0\nstderr tail:\n%s", inst.err, tail(inst.stderr.String(), 4000))
 		}
 	})
+}
+
+// kill ends the process with SIGKILL, as a crash or an OOM kill would, and
+// waits for it to exit. Its cleanup then expects no clean exit.
+func (inst *instance) kill(t *testing.T) {
+	t.Helper()
+	inst.killed = true
+	inst.termOnce.Do(func() {}) // no SIGTERM after this
+	if err := inst.cmd.Process.Kill(); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		t.Errorf("SIGKILL: %v", err)
+	}
+	select {
+	case <-inst.done:
+	case <-time.After(stopTimeout):
+		t.Fatalf("onramp serve did not exit within %s of SIGKILL", stopTimeout)
+	}
+	inst.client.CloseIdleConnections()
+}
+
+// restart starts a new instance on the same database with the same
+// settings (token, config, flags, environment); the old one must have
+// exited (stop or kill).
+func (inst *instance) restart(t *testing.T) *instance {
+	t.Helper()
+	select {
+	case <-inst.done:
+	default:
+		t.Fatalf("restart: the previous onramp serve on %s is still running", inst.db)
+	}
+	return startOnrampWith(t, inst.db, inst.opts)
 }
 
 // terminate sends SIGTERM once: a second one would end the server at once,
@@ -300,10 +356,15 @@ func cleanEnv() []string {
 	return env
 }
 
-// cli runs `onramp ARGS... --database <the instance's database>`.
+// cli runs `onramp ARGS... --database <the instance's database>`, with
+// the instance's --config when it has one.
 func (inst *instance) cli(t *testing.T, args ...string) cliResult {
 	t.Helper()
-	return runCLI(t, inst.bin, append(args, "--database", inst.db)...)
+	args = append(slices.Clone(args), "--database", inst.db)
+	if inst.opts.config != "" {
+		args = append(args, "--config", inst.opts.config)
+	}
+	return runCLI(t, inst.bin, args...)
 }
 
 // cliResult is what a CLI command printed and how it exited.

@@ -55,7 +55,17 @@ CREATE TABLE enrollments (
     PRIMARY KEY (user_id, connector, course_id)
 );
 
+-- A sync of one user at a time, across replicas: the replica whose sync
+-- holds a user's lease until expires is the only one sending that user's
+-- changes. (Within one process an in-memory lock does the same.)
+CREATE TABLE sync_leases (
+    user_id text COLLATE "C" NOT NULL PRIMARY KEY,
+    holder  text COLLATE "C" NOT NULL,
+    expires timestamptz NOT NULL
+);
+
 -- +goose Down
+DROP TABLE sync_leases;
 DROP TABLE enrollments;
 DROP TABLE rules;
 DROP TABLE bundles;

@@ -55,7 +55,19 @@ CREATE TABLE enrollments (
     PRIMARY KEY (user_id, connector, course_id)
 ) STRICT, WITHOUT ROWID;
 
+-- A sync of one user at a time, across replicas: the replica whose sync
+-- holds a user's lease until expires is the only one sending that user's
+-- changes. (Within one process an in-memory lock does the same; SQLite is
+-- served by one process, so the table is only used on PostgreSQL, but both
+-- schemas have it.)
+CREATE TABLE sync_leases (
+    user_id TEXT NOT NULL PRIMARY KEY,
+    holder  TEXT NOT NULL,
+    expires TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
 -- +goose Down
+DROP TABLE sync_leases;
 DROP TABLE enrollments;
 DROP TABLE rules;
 DROP TABLE bundles;

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/onramp-dev/onramp/mapping"
 	"github.com/onramp-dev/onramp/store"
@@ -308,4 +309,28 @@ func enrollments(t *testing.T, s *store.Store, userID string) []store.Enrollment
 		t.Fatal(err)
 	}
 	return es
+}
+
+func testSyncLeases(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	acquire := func(holder string, ttl time.Duration, want bool) {
+		t.Helper()
+		ok, err := s.AcquireSyncLease(ctx, "u1", holder, ttl)
+		if err != nil || ok != want {
+			t.Fatalf("AcquireSyncLease(%s) = %v, %v; want %v", holder, ok, err, want)
+		}
+	}
+	acquire("a", time.Minute, true)
+	acquire("b", time.Minute, false)
+	acquire("a", time.Minute, true) // its own lease, renewed
+	if err := s.ReleaseSyncLease(ctx, "u1", "b"); err != nil {
+		t.Fatal(err)
+	}
+	acquire("b", time.Minute, false) // b never held it: a's lease stands
+	if err := s.ReleaseSyncLease(ctx, "u1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	acquire("b", -time.Second, true) // an already expired lease...
+	acquire("c", time.Minute, true)  // ...is taken over
+	acquire("b", time.Minute, false)
 }
