@@ -75,14 +75,10 @@ func deadLetter(j *rivertype.JobRow) DeadLetter {
 func (e *Engine) Replay(ctx context.Context, id int64, ev store.Event) (DeadLetter, error) {
 	var d DeadLetter
 	err := e.inTx(ctx, func(tx *sql.Tx) error {
-		j, err := e.river.JobGetTx(ctx, tx, id)
-		if errors.Is(err, rivertype.ErrNotFound) || (err == nil && !isDead(j)) {
-			return fmt.Errorf("%w: %d", ErrNotDead, id)
-		}
-		if err != nil {
+		var err error
+		if d, err = e.deadTx(ctx, tx, id); err != nil {
 			return err
 		}
-		d = deadLetter(j)
 		args := SyncArgs{UserID: d.UserID, CorrelationID: d.CorrelationID, ChangedAt: time.Now().UTC()}
 		if _, err := e.river.InsertTx(ctx, tx, args, nil); err != nil {
 			return err
@@ -118,14 +114,10 @@ func (e *Engine) ReplayAll(ctx context.Context, ev store.Event) (int, error) {
 func (e *Engine) Purge(ctx context.Context, id int64, ev store.Event) (DeadLetter, error) {
 	var d DeadLetter
 	err := e.inTx(ctx, func(tx *sql.Tx) error {
-		j, err := e.river.JobGetTx(ctx, tx, id)
-		if errors.Is(err, rivertype.ErrNotFound) || (err == nil && !isDead(j)) {
-			return fmt.Errorf("%w: %d", ErrNotDead, id)
-		}
-		if err != nil {
+		var err error
+		if d, err = e.deadTx(ctx, tx, id); err != nil {
 			return err
 		}
-		d = deadLetter(j)
 		_, err = e.river.JobDeleteTx(ctx, tx, id)
 		return err
 	})
@@ -134,6 +126,18 @@ func (e *Engine) Purge(ctx context.Context, id int64, ev store.Event) (DeadLette
 	}
 	e.audit(ctx, ev, "delivery.purge", d, fmt.Sprintf("purged dead letter %d (user %s): it will not be retried", d.ID, d.UserID))
 	return d, nil
+}
+
+// deadTx reads the dead letter id in tx, or returns ErrNotDead.
+func (e *Engine) deadTx(ctx context.Context, tx *sql.Tx, id int64) (DeadLetter, error) {
+	j, err := e.river.JobGetTx(ctx, tx, id)
+	if errors.Is(err, rivertype.ErrNotFound) || (err == nil && !isDead(j)) {
+		return DeadLetter{}, fmt.Errorf("%w: %d", ErrNotDead, id)
+	}
+	if err != nil {
+		return DeadLetter{}, err
+	}
+	return deadLetter(j), nil
 }
 
 func isDead(j *rivertype.JobRow) bool {

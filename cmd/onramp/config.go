@@ -98,31 +98,27 @@ func (a *app) connectors(cfg *fileConfig, logger *slog.Logger) (map[string]lms.C
 	return out, nil
 }
 
-// engine builds the delivery engine on st, migrates River's tables and
-// installs the store's change hook, so that every write made through st
-// queues its syncs. It does not start working jobs.
+// engine builds the delivery engine on st with the configured
+// connectors, for serve: see queue.
 func (a *app) engine(ctx context.Context, st *store.Store, cfg *fileConfig, logger *slog.Logger, reg prometheus.Registerer) (*delivery.Engine, error) {
 	conns, err := a.connectors(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := delivery.New(st, cfg.Delivery, delivery.Options{Connectors: conns, Logger: logger, Registerer: reg})
-	if err != nil {
-		return nil, err
-	}
-	if err := eng.Migrate(ctx); err != nil {
-		return nil, err
-	}
-	st.SetChangeHook(eng.Hook)
-	return eng, nil
+	return installEngine(ctx, st, cfg, delivery.Options{Connectors: conns, Logger: logger, Registerer: reg})
 }
 
 // queue is the delivery engine for commands that change bundles or rules
-// but deliver nothing themselves: it installs the change hook, so their
-// writes queue syncs for the server's workers, and needs no connector
-// secrets.
+// but deliver nothing themselves. It needs no connector, so no secret.
 func (a *app) queue(ctx context.Context, st *store.Store, cfg *fileConfig) (*delivery.Engine, error) {
-	eng, err := delivery.New(st, cfg.Delivery, delivery.Options{})
+	return installEngine(ctx, st, cfg, delivery.Options{})
+}
+
+// installEngine builds a delivery engine, migrates River's tables and
+// installs the store's change hook, so that every write made through st
+// queues its syncs. It does not start working jobs.
+func installEngine(ctx context.Context, st *store.Store, cfg *fileConfig, opts delivery.Options) (*delivery.Engine, error) {
+	eng, err := delivery.New(st, cfg.Delivery, opts)
 	if err != nil {
 		return nil, err
 	}
