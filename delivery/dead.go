@@ -93,19 +93,27 @@ func (e *Engine) Replay(ctx context.Context, id int64, ev store.Event) (DeadLett
 	return d, nil
 }
 
-// ReplayAll replays every dead letter and returns how many.
+// ReplayAll replays every dead letter there is when it starts, and returns
+// how many. Syncs that die again while it runs are new dead letters, left
+// for the next replay: replaying them at once could go on for ever.
 func (e *Engine) ReplayAll(ctx context.Context, ev store.Event) (int, error) {
 	n := 0
+	var after int64 // pages go down from the newest; replays only add newer ids
 	for {
-		page, err := e.Dead(ctx, 0, 100)
+		page, err := e.Dead(ctx, after, 100)
 		if err != nil || len(page) == 0 {
 			return n, err
 		}
 		for _, d := range page {
-			if _, err := e.Replay(ctx, d.ID, ev); err != nil && !errors.Is(err, ErrNotDead) {
+			_, err := e.Replay(ctx, d.ID, ev)
+			switch {
+			case errors.Is(err, ErrNotDead): // replayed or purged meanwhile
+			case err != nil:
 				return n, err
+			default:
+				n++
 			}
-			n++
+			after = d.ID
 		}
 	}
 }
@@ -124,7 +132,7 @@ func (e *Engine) Purge(ctx context.Context, id int64, ev store.Event) (DeadLette
 	if err != nil {
 		return d, fmt.Errorf("delivery: purge %d: %w", id, err)
 	}
-	e.audit(ctx, ev, "delivery.purge", d, fmt.Sprintf("purged dead letter %d (user %s): it will not be retried", d.ID, d.UserID))
+	e.audit(ctx, ev, "delivery.purge", d, fmt.Sprintf("purged dead letter %d (user %s): it is not run again; the user's next sync still sends what is wanted", d.ID, d.UserID))
 	return d, nil
 }
 
@@ -184,19 +192,29 @@ func (e *Engine) recoverSyncs(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("delivery: recover: %w", err)
 	}
-	for _, j := range running.Jobs {
-		users = append(users, deadLetter(j).UserID)
+	// A pending change carries its own correlation id; a job cut short
+	// before it recorded any is queued again with its own.
+	jobs := make([]river.InsertManyParams, 0, len(users)+len(running.Jobs))
+	for _, id := range users {
+		jobs = append(jobs, river.InsertManyParams{Args: SyncArgs{UserID: id, ChangedAt: time.Now().UTC()}})
 	}
-	if len(users) == 0 {
+	for _, j := range running.Jobs {
+		var args SyncArgs
+		if json.Unmarshal(j.EncodedArgs, &args) == nil && args.UserID != "" {
+			jobs = append(jobs, river.InsertManyParams{Args: args})
+		}
+	}
+	if len(jobs) == 0 {
 		return nil
 	}
 	err = e.inTx(ctx, func(tx *sql.Tx) error {
-		return e.Hook(ctx, tx, store.Change{UserIDs: users, Event: store.Event{CorrelationID: "", Time: time.Now()}})
+		_, err := e.river.InsertManyFastTx(ctx, tx, jobs)
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("delivery: recover: %w", err)
 	}
-	e.log.Info("delivery: queued syncs that a stop may have interrupted", "users", len(users))
+	e.log.Info("delivery: queued syncs that a stop may have interrupted", "syncs", len(jobs))
 	return nil
 }
 

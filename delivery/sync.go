@@ -107,9 +107,9 @@ type send struct {
 }
 
 // plan decides what to send for one user. A change already pending (sent
-// before, its outcome unknown) counts as done for deciding; if it is
-// still what is wanted it is sent again under its own id, otherwise the
-// change from it to what is wanted gets a new id.
+// before, its outcome unknown) counts as done for deciding; if that leaves
+// nothing to do it is sent again under its own id, otherwise the change
+// from it to what is wanted gets a new id.
 func plan(args SyncArgs, in *store.SyncInput, now time.Time) ([]store.Intent, []send) {
 	desired := mapping.Desired(subjectOf(in.User), in.Rules, in.Bundles)
 	rows := make(map[mapping.Key]store.Enrollment, len(in.Enrollments))
@@ -142,7 +142,9 @@ func plan(args SyncArgs, in *store.SyncInput, now time.Time) ([]store.Intent, []
 		sends = append(sends, s)
 	}
 	for k, row := range rows {
-		if row.PendingOp == "" || acted[k] || desired[k].State != target(row.PendingOp) {
+		// Plan left k alone, so the state the pending change leads to is
+		// acceptable (wanted, or a suspension of nothing): make sure of it.
+		if row.PendingOp == "" || acted[k] {
 			continue
 		}
 		sends = append(sends, send{
@@ -195,7 +197,7 @@ func (e *Engine) sendAll(ctx context.Context, job *river.Job[SyncArgs], sends []
 		e.metrics.attempt(s, err, job.Args.ChangedAt)
 		outcome := store.Outcome{Connector: s.key.Connector, Course: s.key.Course, ID: s.id, Op: s.op, Event: e.event(job, s, err)}
 		if err != nil {
-			outcome.Err = err.Error()
+			outcome.Err, outcome.Refused = err.Error(), lms.IsPermanent(err)
 			failures = append(failures, err)
 		}
 		outcomes = append(outcomes, outcome)

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -31,13 +32,24 @@ func do(client *http.Client, req *http.Request, d Delivery, op string) (*http.Re
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, &Error{Op: op, Err: err}
+		return nil, &Error{Op: op, Err: withoutURL(err)}
 	}
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
 		return resp, nil
 	}
 	defer resp.Body.Close()
 	return nil, statusError(resp, op)
+}
+
+// withoutURL drops the request URL that net/http puts in its errors: a
+// URL may carry a credential in its query or user info, and errors reach
+// audit events, dead letters and logs. What went wrong stays.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", strings.ToLower(ue.Op), ue.Err)
+	}
+	return err
 }
 
 // statusError describes a non-2xx answer.

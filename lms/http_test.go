@@ -2,6 +2,7 @@ package lms
 
 import (
 	"errors"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -179,5 +180,29 @@ func TestErrorHelpers(t *testing.T) {
 	}
 	if got := (&Error{Op: "x"}).Error(); got != "x" {
 		t.Errorf("Error() = %q, want %q", got, "x")
+	}
+}
+
+func TestTransportErrorsHideTheURL(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: the connection is refused
+	req, err := http.NewRequest(http.MethodPost, "http://user:hunter2@"+addr+"/hook?token=s3cret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = do(&http.Client{}, req, Delivery{}, "webhook: POST")
+	if err == nil {
+		t.Fatal("a refused connection succeeded")
+	}
+	if msg := err.Error(); strings.Contains(msg, "s3cret") || strings.Contains(msg, "hunter2") || strings.Contains(msg, "/hook") {
+		t.Errorf("error %q shows the URL", msg)
+	}
+	if IsPermanent(err) {
+		t.Errorf("a refused connection is permanent: %v", err)
 	}
 }

@@ -209,6 +209,11 @@ type Outcome struct {
 	Op        mapping.Op
 	// Err is why the change failed; "" when the LMS confirmed it.
 	Err string
+	// Refused, with Err, says the LMS refused the change for good (an
+	// unknown course, 410 Gone): it did not take effect, so it is no
+	// longer pending, and the enrollment keeps its known state. The next
+	// sync decides afresh.
+	Refused bool
 	// Event is the audit record of the attempt.
 	Event Event
 }
@@ -216,7 +221,7 @@ type Outcome struct {
 // RecordOutcomes records what became of changes sent for userID, with
 // their audit events, in one transaction. A success sets the state the
 // change leads to (a removal deletes the row); a failure counts an attempt
-// and keeps the change pending. An outcome whose change is no longer the
+// and keeps the change pending, unless it was refused for good. An outcome whose change is no longer the
 // pending one (a newer sync replaced it) updates nothing but is audited.
 func (s *Store) RecordOutcomes(ctx context.Context, userID string, outcomes []Outcome) error {
 	if len(outcomes) == 0 {
@@ -242,6 +247,9 @@ func recordOutcome(ctx context.Context, tx *storeTx, userID string, o Outcome, n
 	const where = ` WHERE user_id = ? AND connector = ? AND course_id = ? AND pending_id = ?`
 	var err error
 	switch {
+	case o.Err != "" && o.Refused:
+		_, err = exec(ctx, tx, `UPDATE enrollments SET pending_op = '', pending_id = '', pending_since = NULL,
+			attempts = attempts + 1, last_error = ?, last_modified = ?`+where, append([]any{cleanText(o.Err), now}, key...)...)
 	case o.Err != "":
 		_, err = exec(ctx, tx, `UPDATE enrollments SET attempts = attempts + 1, last_error = ?, last_modified = ?`+where,
 			append([]any{cleanText(o.Err), now}, key...)...)

@@ -101,19 +101,20 @@ func (s *Store) membersChanged(ctx context.Context, tx *storeTx, id string, disp
 	return s.changed(ctx, tx, userIDs, ev)
 }
 
-// affected is who an update of a group changes.
+// affected is who an update of a group changes, as known before the
+// update is made.
 type affected struct {
-	matched bool // a rule matches the group, under its old or new name
-	ids     []string
-	// all: every member after the update is affected too.
-	all bool
+	matched bool     // a rule matches the group, under its old or new name
+	ids     []string // added and removed members, when neither flag below is set
+	renamed bool     // every member before and after is affected
+	replace bool     // those in only one of before and after are affected
+	before  []string // the members before, when renamed or replace
 }
 
-// affectedMembers lists the users an update of the group id changes, read
-// before the change is made: those added and removed and, when every member
-// is replaced or the group renamed, all its members before and after. It
-// reads no member when no rule matches the group (nobody's enrollments can
-// change), and nothing at all when no hook is set.
+// affectedMembers reads what an update of the group id needs to know to
+// tell, afterwards, whom it changed. It reads nothing when no hook is set,
+// and no member when no rule matches the group: nobody's enrollments can
+// change then.
 func (s *Store) affectedMembers(ctx context.Context, tx *storeTx, id, oldName, newName string, c MemberChanges) (affected, error) {
 	if s.hook.p.Load() == nil {
 		return affected{}, nil
@@ -125,32 +126,55 @@ func (s *Store) affectedMembers(ctx context.Context, tx *storeTx, id, oldName, n
 	a := affected{
 		matched: true,
 		ids:     append(append([]string(nil), c.Add...), c.Remove...),
-		all:     c.Replace || foldKey(oldName) != foldKey(newName),
+		renamed: foldKey(oldName) != foldKey(newName),
+		replace: c.Replace,
 	}
-	if a.all {
-		current, err := memberIDs(ctx, tx, id)
-		if err != nil {
-			return a, err
-		}
-		a.ids = append(a.ids, current...)
+	if a.renamed || a.replace {
+		a.before, err = memberIDs(ctx, tx, id)
 	}
-	return a, nil
+	return a, err
 }
 
 // groupChanged tells the hook about the users an update of the group id
-// changed, once the update is made.
+// changed, once the update is made. Replacing the members with the same
+// ones (an IdP pushing a group with PUT) changes nobody.
 func (s *Store) groupChanged(ctx context.Context, tx *storeTx, id string, a affected, ev Event) error {
 	if !a.matched {
 		return nil
 	}
-	if a.all {
+	ids := a.ids
+	if a.renamed || a.replace {
 		after, err := memberIDs(ctx, tx, id)
 		if err != nil {
 			return err
 		}
-		a.ids = append(a.ids, after...)
+		if a.renamed {
+			ids = append(a.before, after...)
+		} else {
+			ids = symmetricDifference(a.before, after)
+		}
 	}
-	return s.changed(ctx, tx, validIDs(a.ids), ev)
+	return s.changed(ctx, tx, validIDs(ids), ev)
+}
+
+// symmetricDifference returns the elements in exactly one of a and b.
+func symmetricDifference(a, b []string) []string {
+	inA := make(map[string]bool, len(a))
+	for _, x := range a {
+		inA[x] = true
+	}
+	var out []string
+	for _, x := range b {
+		if inA[x] {
+			delete(inA, x)
+		} else {
+			out = append(out, x)
+		}
+	}
+	for x := range inA {
+		out = append(out, x)
+	}
+	return out
 }
 
 // memberIDs returns the ids of the group's members.

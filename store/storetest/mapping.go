@@ -192,9 +192,13 @@ func testChangeHook(t *testing.T, s *store.Store) {
 	})
 	check("renaming a group onto a rule's name", ids(alice, carol))
 	update(equipe, func(*store.Group) store.MemberChanges {
-		return store.MemberChanges{Replace: true, Add: []string{bob.ID}}
+		return store.MemberChanges{Replace: true, Add: []string{alice.ID, carol.ID}}
 	})
-	check("replacing every member", ids(alice, bob, carol))
+	check("replacing the members with the same ones", nil)
+	update(equipe, func(*store.Group) store.MemberChanges {
+		return store.MemberChanges{Replace: true, Add: []string{bob.ID, carol.ID}}
+	})
+	check("replacing the members", ids(alice, bob))
 
 	if _, err := s.UpdateUser(ctx, bob.ID, func(u *store.User) error { u.Attributes["displayName"] = "Bob"; return nil }, event("user.patch")); err != nil {
 		t.Fatal(err)
@@ -212,11 +216,11 @@ func testChangeHook(t *testing.T, s *store.Store) {
 	if _, _, err := s.PutBundle(ctx, mapping.Bundle{Name: "eng", Connector: "hooks", Courses: []string{"A", "B"}}, event("bundle.update")); err != nil {
 		t.Fatal(err)
 	}
-	check("adding a course to a bundle", ids(bob))
+	check("adding a course to a bundle", ids(bob, carol))
 	if _, _, err := s.PutRule(ctx, mapping.Rule{Name: "r", GroupID: sales.ID, Bundles: []string{"eng"}}, event("rule.update")); err != nil {
 		t.Fatal(err)
 	}
-	check("moving a rule from one group to another", ids(alice, bob)) // équipe: bob; Sales: alice, bob
+	check("moving a rule from one group to another", ids(alice, bob, carol)) // équipe: bob, carol; Sales: alice, bob
 
 	h.fail = errors.New("queue down")
 	_, err := s.UpdateUser(ctx, alice.ID, func(u *store.User) error { u.Attributes["active"] = false; return nil }, event("user.patch"))
@@ -281,6 +285,17 @@ func testEnrollments(t *testing.T, s *store.Store) {
 	}
 	if n := len(events(t, s, store.AuditQuery{ResourceID: u.ID})); n != 4 {
 		t.Errorf("audit events of the user: %d, want 4 (create and three outcomes)", n)
+	}
+	err = s.RecordOutcomes(ctx, u.ID, []store.Outcome{{Connector: "hooks", Course: "B", ID: "id-b", Op: mapping.OpEnroll,
+		Err: "course B does not exist", Refused: true, Event: event("enrollment.enroll")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := enrollments(t, s, u.ID); es[1].PendingOp != "" || es[1].State != mapping.Absent || es[1].LastError != "course B does not exist" {
+		t.Errorf("B after a refusal: %+v; want no longer pending, absent, with the reason", es[1])
+	}
+	if users, err := s.UsersWithPending(ctx); err != nil || len(users) != 0 {
+		t.Errorf("UsersWithPending after the refusal = %v, %v; want none", users, err)
 	}
 
 	if err := s.RecordIntents(ctx, u.ID, []store.Intent{intent("A", "id-a3", "", mapping.OpUnenroll)}); err != nil {
