@@ -74,7 +74,7 @@ func deadLetter(j *rivertype.JobRow) DeadLetter {
 // user as they are now, so a replay never redoes anything already done.
 func (e *Engine) Replay(ctx context.Context, id int64, ev store.Event) (DeadLetter, error) {
 	var d DeadLetter
-	err := e.inTx(ctx, func(tx *sql.Tx) error {
+	err := e.store.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if d, err = e.deadTx(ctx, tx, id); err != nil {
 			return err
@@ -121,7 +121,7 @@ func (e *Engine) ReplayAll(ctx context.Context, ev store.Event) (int, error) {
 // Purge deletes a dead letter without running it.
 func (e *Engine) Purge(ctx context.Context, id int64, ev store.Event) (DeadLetter, error) {
 	var d DeadLetter
-	err := e.inTx(ctx, func(tx *sql.Tx) error {
+	err := e.store.WithTx(ctx, func(tx *sql.Tx) error {
 		var err error
 		if d, err = e.deadTx(ctx, tx, id); err != nil {
 			return err
@@ -164,19 +164,6 @@ func (e *Engine) audit(ctx context.Context, ev store.Event, action string, d Dea
 	}
 }
 
-// inTx runs fn in a transaction on the store's database.
-func (e *Engine) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := e.store.DB().BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	return tx.Commit()
-}
-
 // recoverSyncs queues a sync for every user whose delivery a crash may
 // have cut short: those with a change recorded as pending, and those whose
 // job is marked running. (River runs a job left running by a dead process
@@ -207,7 +194,7 @@ func (e *Engine) recoverSyncs(ctx context.Context) error {
 	if len(jobs) == 0 {
 		return nil
 	}
-	err = e.inTx(ctx, func(tx *sql.Tx) error {
+	err = e.store.WithTx(ctx, func(tx *sql.Tx) error {
 		_, err := e.river.InsertManyFastTx(ctx, tx, jobs)
 		return err
 	})
@@ -231,9 +218,13 @@ func (e *Engine) Reconcile(ctx context.Context, ev store.Event) (int, error) {
 	if ev.Time.IsZero() {
 		ev.Time = time.Now()
 	}
-	err = e.inTx(ctx, func(tx *sql.Tx) error { return e.Hook(ctx, tx, store.Change{UserIDs: users, Event: ev}) })
-	if err != nil {
-		return 0, fmt.Errorf("delivery: reconcile: %w", err)
+	for rest := users; len(rest) > 0; {
+		n := min(len(rest), insertBatch)
+		err := e.store.WithTx(ctx, func(tx *sql.Tx) error { return e.insertSyncs(ctx, tx, store.Change{UserIDs: rest[:n], Event: ev}) })
+		if err != nil {
+			return 0, fmt.Errorf("delivery: reconcile: %w", err)
+		}
+		rest = rest[n:]
 	}
 	ev.Action, ev.ResourceType, ev.Outcome = "delivery.reconcile", "Delivery", store.OutcomeSuccess
 	ev.Summary = fmt.Sprintf("queued a sync of %d users", len(users))

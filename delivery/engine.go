@@ -30,6 +30,7 @@ type Engine struct {
 	log        *slog.Logger
 	metrics    *metrics
 	hints      *retryHints
+	pauses     *pauses
 	locks      *userLocks
 }
 
@@ -53,7 +54,7 @@ func New(st *store.Store, cfg Config, opts Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{store: st, connectors: opts.Connectors, cfg: cfg, log: log, hints: newRetryHints(),
+	e := &Engine{store: st, connectors: opts.Connectors, cfg: cfg, log: log, hints: newRetryHints(), pauses: newPauses(),
 		locks: newUserLocks(st, cfg.JobTimeout+leaseMargin)}
 	switch st.Dialect() {
 	case "sqlite":
@@ -71,6 +72,9 @@ func New(st *store.Store, cfg Config, opts Options) (*Engine, error) {
 	}
 	workers := river.NewWorkers()
 	if err := river.AddWorkerSafely(workers, &syncWorker{engine: e}); err != nil {
+		return nil, fmt.Errorf("delivery: %w", err)
+	}
+	if err := river.AddWorkerSafely(workers, &fanoutWorker{engine: e}); err != nil {
 		return nil, fmt.Errorf("delivery: %w", err)
 	}
 	client, err := river.NewClient(e.driver, &river.Config{
@@ -137,11 +141,31 @@ func (e *Engine) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Hook is the store's change hook: it inserts one sync job per user in
-// the writing transaction. Install it with store.SetChangeHook.
+// Hook is the store's change hook: it inserts, in the writing
+// transaction, one sync job per user the change names, or, for a change
+// to many users, one fan-out job per thousand. Install it with
+// store.SetChangeHook.
 func (e *Engine) Hook(ctx context.Context, tx *sql.Tx, c store.Change) error {
+	if len(c.UserIDs) < fanoutMin {
+		return e.insertSyncs(ctx, tx, c)
+	}
+	var jobs []river.InsertManyParams
+	for ids := c.UserIDs; len(ids) > 0; {
+		n := min(len(ids), insertBatch)
+		jobs = append(jobs, river.InsertManyParams{Args: FanoutArgs{
+			UserIDs: ids[:n], CorrelationID: c.Event.CorrelationID, ChangedAt: changedAt(c.Event.Time)}})
+		ids = ids[n:]
+	}
+	if _, err := e.river.InsertManyFastTx(ctx, tx, jobs); err != nil {
+		return fmt.Errorf("insert fan-out jobs: %w", err)
+	}
+	return nil
+}
+
+// insertSyncs inserts one sync job per user of c, in tx.
+func (e *Engine) insertSyncs(ctx context.Context, tx *sql.Tx, c store.Change) error {
 	args := make([]river.InsertManyParams, len(c.UserIDs))
-	for i, id := range c.UserIDs {
+	for i, id := range c.UserIDs { // at most insertBatch a statement
 		args[i] = river.InsertManyParams{Args: SyncArgs{UserID: id, CorrelationID: c.Event.CorrelationID, ChangedAt: changedAt(c.Event.Time)}}
 	}
 	for len(args) > 0 {

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -77,12 +78,14 @@ func TestHireThenGroupAddEnrolls(t *testing.T) {
 	forEachDB(t, func(t *testing.T, st *store.Store) {
 		b := setup(t, st)
 		ctx := context.Background()
+		st.SetChangeHook(nil) // nobody to sync yet: no fan-out job to race the group write
 		if _, _, err := st.PutBundle(ctx, mapping.Bundle{Name: "eng", Connector: "hooks", Courses: []string{"SEC-101", "GIT-201"}}, store.Event{}); err != nil {
 			t.Fatal(err)
 		}
 		if _, _, err := st.PutRule(ctx, mapping.Rule{Name: "engineers", Group: "Engineering", Bundles: []string{"eng"}}, store.Event{}); err != nil {
 			t.Fatal(err)
 		}
+		st.SetChangeHook(b.eng.Hook)
 		u := &store.User{Attributes: map[string]any{"userName": "alice@example.com", "externalId": "E1"}}
 		if err := st.CreateUser(ctx, u, store.Event{CorrelationID: "hire-1"}); err != nil {
 			t.Fatal(err)
@@ -134,4 +137,42 @@ func waitEnrollments(t *testing.T, st *store.Store, userID string, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestRuleSyncsItsGroup checks that a rule on an existing group syncs each
+// of its members, under the rule change's correlation id: for a group as
+// large as this one, through fan-out jobs.
+func TestRuleSyncsItsGroup(t *testing.T) {
+	t.Parallel()
+	forEachDB(t, func(t *testing.T, st *store.Store) {
+		b := setup(t, st)
+		ctx := context.Background()
+		var members []store.Member
+		const n = 1100 // more than one fan-out batch
+		for i := range n {
+			u := &store.User{Attributes: map[string]any{"userName": fmt.Sprintf("fan%04d", i)}}
+			if err := st.CreateUser(ctx, u, store.Event{}); err != nil {
+				t.Fatal(err)
+			}
+			members = append(members, store.Member{Value: u.ID})
+		}
+		if err := st.CreateGroup(ctx, &store.Group{Attributes: map[string]any{"displayName": "Sales"}, Members: members}, store.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.PutBundle(ctx, mapping.Bundle{Name: "sales", Connector: "hooks", Courses: []string{"CRM-1"}}, store.Event{}); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := st.PutRule(ctx, mapping.Rule{Name: "sales", Group: "SALES", Bundles: []string{"sales"}}, store.Event{CorrelationID: "rule-1"}); err != nil {
+			t.Fatal(err)
+		}
+		b.rcv.WaitFor(t, func(r *lmstest.WebhookReceiver) bool { return len(r.Enrolled()) == n }, 60*time.Second)
+		for _, ev := range b.rcv.Events() {
+			if ev.CorrelationID != "rule-1" {
+				t.Fatalf("event %s for %s carries correlation id %q, want rule-1", ev.ID, ev.User.UserName, ev.CorrelationID)
+			}
+		}
+		if got := len(b.rcv.Events()); got != n {
+			t.Errorf("%d distinct events, want %d", got, n)
+		}
+	})
 }

@@ -17,12 +17,16 @@ import (
 func (b *bundle) hire(t *testing.T, name string, courses ...string) *store.User {
 	t.Helper()
 	ctx := context.Background()
+	// The bundle and rule affect nobody yet: without the hook they queue
+	// no fan-out job that could race the group write below.
+	b.st.SetChangeHook(nil)
 	if _, _, err := b.st.PutBundle(ctx, mapping.Bundle{Name: "eng", Connector: "hooks", Courses: courses}, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := b.st.PutRule(ctx, mapping.Rule{Name: "engineers", Group: "Engineering", Bundles: []string{"eng"}}, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
+	b.st.SetChangeHook(b.eng.Hook)
 	u := &store.User{Attributes: map[string]any{"userName": name}}
 	if err := b.st.CreateUser(ctx, u, store.Event{}); err != nil {
 		t.Fatal(err)

@@ -50,3 +50,35 @@ func (h *retryHints) take(jobID int64) time.Time {
 	delete(h.at, jobID)
 	return at
 }
+
+// pauses holds the connectors that asked, with Retry-After, to be left
+// alone for a while. The wait is the LMS's, not one job's: every sync that
+// would call a paused connector waits it out (it snoozes, which costs no
+// attempt), whichever change queued it. Each process keeps its own.
+type pauses struct {
+	mu    sync.Mutex
+	until map[string]time.Time
+}
+
+func newPauses() *pauses { return &pauses{until: map[string]time.Time{}} }
+
+// pause leaves connector alone for d from now, or longer if already asked.
+func (p *pauses) pause(connector string, d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t := time.Now().Add(d); t.After(p.until[connector]) {
+		p.until[connector] = t
+	}
+}
+
+// remaining is how long the longest pause of connectors still runs; 0
+// when none is paused.
+func (p *pauses) remaining(connectors []string) time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var d time.Duration
+	for _, c := range connectors {
+		d = max(d, time.Until(p.until[c]))
+	}
+	return d
+}

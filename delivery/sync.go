@@ -69,6 +69,9 @@ func (e *Engine) sync(ctx context.Context, job *river.Job[SyncArgs]) error {
 		}
 		var intents []store.Intent
 		intents, sends = plan(args, in, time.Now())
+		if wait := e.pauses.remaining(connectorsOf(sends)); wait > 0 {
+			return river.JobSnooze(wait) // an LMS asked to be left alone
+		}
 		err = e.store.RecordIntents(ctx, args.UserID, intents)
 		if err == nil {
 			break
@@ -155,6 +158,15 @@ func plan(args SyncArgs, in *store.SyncInput, now time.Time) ([]store.Intent, []
 	return intents, sends
 }
 
+// connectorsOf lists the connectors sends call.
+func connectorsOf(sends []send) []string {
+	out := make([]string, len(sends))
+	for i, s := range sends {
+		out[i] = s.key.Connector
+	}
+	return out
+}
+
 // target is the state a change leads to.
 func target(op mapping.Op) mapping.State {
 	switch op {
@@ -195,6 +207,9 @@ func (e *Engine) sendAll(ctx context.Context, job *river.Job[SyncArgs], sends []
 	for _, s := range sends {
 		err := e.deliver(ctx, s)
 		e.metrics.attempt(s, err, job.Args.ChangedAt)
+		if ra := lms.RetryAfter(err); ra > 0 {
+			e.pauses.pause(s.key.Connector, ra)
+		}
 		outcome := store.Outcome{Connector: s.key.Connector, Course: s.key.Course, ID: s.id, Op: s.op, Event: e.event(job, s, err)}
 		if err != nil {
 			outcome.Err, outcome.Refused = err.Error(), lms.IsPermanent(err)

@@ -73,12 +73,12 @@ func (b *adminBench) waitDead(t *testing.T, what string, ok func([]delivery.Dead
 	}
 }
 
-// hire makes users, members of a group that a rule maps to a bundle in
-// the connector "hooks", which the engine does not have.
+// hire makes users, members of a group, then a rule mapping the group to
+// a bundle in the connector "hooks", which the engine does not have. The
+// rule is put last, under the correlation id "group-1", so that it causes
+// exactly one sync per user.
 func hire(t *testing.T, b *adminBench, userNames ...string) []string {
 	t.Helper()
-	b.call(t, "PUT", "/admin/v1/bundles/eng", b.admin, `{"connector":"hooks","courses":["SEC-101"]}`).want(t, http.StatusCreated)
-	b.call(t, "PUT", "/admin/v1/rules/engineers", b.admin, `{"group":"Engineering","bundles":["eng"]}`).want(t, http.StatusCreated)
 	var ids []string
 	var members []store.Member
 	for _, n := range userNames {
@@ -90,9 +90,12 @@ func hire(t *testing.T, b *adminBench, userNames ...string) []string {
 		members = append(members, store.Member{Value: u.ID})
 	}
 	g := &store.Group{Attributes: map[string]any{"displayName": "Engineering"}, Members: members}
-	if err := b.st.CreateGroup(t.Context(), g, store.Event{CorrelationID: "group-1"}); err != nil {
+	if err := b.st.CreateGroup(t.Context(), g, store.Event{}); err != nil {
 		t.Fatal(err)
 	}
+	b.call(t, "PUT", "/admin/v1/bundles/eng", b.admin, `{"connector":"hooks","courses":["SEC-101"]}`).want(t, http.StatusCreated)
+	b.call(t, "PUT", "/admin/v1/rules/engineers", b.admin, `{"group":"Engineering","bundles":["eng"]}`,
+		"X-Correlation-ID", "group-1").want(t, http.StatusCreated)
 	return ids
 }
 

@@ -292,6 +292,9 @@ func (s *Store) rulesChanged(ctx context.Context, tx *storeTx, rules []mapping.R
 			keys = append(keys, foldKey(r.Group))
 		}
 	}
+	// The members are read here, in the writing transaction, not by a job
+	// after it: a member added just after the rule queues its own sync,
+	// under its own correlation id, and a later read would claim it too.
 	users, err := usersOfGroups(ctx, tx, ids, keys)
 	if err != nil {
 		return err

@@ -42,14 +42,30 @@ func (s *Store) SetChangeHook(h ChangeHook) {
 
 // changed calls the hook, if any, for userIDs.
 func (s *Store) changed(ctx context.Context, tx *storeTx, userIDs []string, ev Event) error {
-	h := s.hook.p.Load()
-	if h == nil || len(userIDs) == 0 {
+	if len(userIDs) == 0 {
 		return nil
 	}
-	if err := (*h)(ctx, tx.Tx.Tx, Change{UserIDs: uniqueSorted(userIDs), Event: ev}); err != nil {
+	return s.notify(ctx, tx, Change{UserIDs: uniqueSorted(userIDs), Event: ev})
+}
+
+// notify calls the hook, if any, with c.
+func (s *Store) notify(ctx context.Context, tx *storeTx, c Change) error {
+	h := s.hook.p.Load()
+	if h == nil {
+		return nil
+	}
+	if err := (*h)(ctx, tx.Tx.Tx, c); err != nil {
 		return fmt.Errorf("queue delivery: %w", err)
 	}
 	return nil
+}
+
+// WithTx runs fn in a write transaction and commits when fn returns nil.
+// On SQLite it waits its turn behind the store's own writers rather than
+// contend for the database lock. It is for the delivery engine's job
+// inserts, which River makes with the transaction it is given.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return s.inTx(ctx, func(tx *storeTx) error { return fn(tx.Tx.Tx) })
 }
 
 // lockMapping orders group writes against bundle and rule writes on
