@@ -52,6 +52,10 @@ type Config struct {
 	// with its process and is run again (default RescueAfter: 1m).
 	JobTimeout  time.Duration `yaml:"job_timeout"`
 	RescueAfter time.Duration `yaml:"rescue_after"`
+
+	// fanoutMin is the number of users from which a change fans out
+	// (fanout.go); tests lower it (export_test.go).
+	fanoutMin int
 }
 
 func (c Config) withDefaults() Config {
@@ -65,6 +69,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Workers == 0 {
 		c.Workers = 10
+	}
+	if c.fanoutMin == 0 {
+		c.fanoutMin = insertBatch
 	}
 	def(&c.BackoffBase, time.Second)
 	def(&c.BackoffMax, 5*time.Minute)

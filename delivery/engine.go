@@ -146,12 +146,12 @@ func (e *Engine) Stop(ctx context.Context) error {
 // to many users, one fan-out job per thousand. Install it with
 // store.SetChangeHook.
 func (e *Engine) Hook(ctx context.Context, tx *sql.Tx, c store.Change) error {
-	if len(c.UserIDs) < fanoutMin {
+	if len(c.UserIDs) < e.cfg.fanoutMin {
 		return e.insertSyncs(ctx, tx, c)
 	}
 	var jobs []river.InsertManyParams
 	for ids := c.UserIDs; len(ids) > 0; {
-		n := min(len(ids), insertBatch)
+		n := min(len(ids), e.cfg.fanoutMin)
 		jobs = append(jobs, river.InsertManyParams{Args: FanoutArgs{
 			UserIDs: ids[:n], CorrelationID: c.Event.CorrelationID, ChangedAt: changedAt(c.Event.Time)}})
 		ids = ids[n:]

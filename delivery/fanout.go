@@ -37,7 +37,3 @@ func (w *fanoutWorker) Work(ctx context.Context, job *river.Job[FanoutArgs]) err
 	c := store.Change{UserIDs: a.UserIDs, Event: store.Event{CorrelationID: a.CorrelationID, Time: a.ChangedAt}}
 	return e.store.WithTx(ctx, func(tx *sql.Tx) error { return e.insertSyncs(ctx, tx, c) })
 }
-
-// fanoutMin is the number of users from which a change is fanned out
-// rather than queued a sync at a time in the writing transaction.
-const fanoutMin = insertBatch
