@@ -213,7 +213,10 @@ func startOnrampWith(t *testing.T, db string, opts serveOptions) *instance {
 		stderr: newLogBuffer(),
 		stdout: newLogBuffer(),
 		done:   make(chan struct{}),
-		client: &http.Client{Timeout: 30 * time.Second},
+		// The timeout catches a hung server, not a slow one: under the
+		// race detector, with other tests' servers on the same two
+		// cores, a Bulk of 10,000 users has taken over 30 seconds.
+		client: &http.Client{Timeout: 2 * time.Minute},
 	}
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--database", db}
 	if opts.config != "" {
