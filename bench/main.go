@@ -4,6 +4,11 @@
 // table per database, and writes the same figures as JSON.
 //
 //	go run ./bench [--quick] [--users N] [--db sqlite,postgres] [--postgres URL] [--json FILE]
+//	go run ./bench --phases delivery [--hires N] [--delivery-workers N] [--poll-interval D]
+//
+// Two phases per database: scim (the SCIM steps) and delivery (hires
+// through to enrollments at a webhook receiver in this process, on a fresh
+// database of its own; see delivery.go).
 //
 // Every step is bounded by a count and by a deadline; the server only ever
 // listens on 127.0.0.1. scripts/bench.sh (make bench) builds the binaries and
@@ -43,22 +48,24 @@ type header struct {
 	Args       []string  `json:"args"`
 	Quick      bool      `json:"quick"`
 	Users      int       `json:"users"`
+	Phases     string    `json:"phases"`
 	Note       string    `json:"note"`
 }
 
 // dbResult is every figure for one database.
 type dbResult struct {
-	Name          string       `json:"name"` // sqlite or postgres
-	Title         string       `json:"title"`
-	Detail        string       `json:"detail,omitempty"`
-	Skipped       string       `json:"skipped,omitempty"`
-	ServerVersion string       `json:"server_version,omitempty"`
-	Features      string       `json:"features,omitempty"`
-	Population    int          `json:"population"`
-	Steps         []stepResult `json:"steps,omitempty"`
-	Memory        *memResult   `json:"memory,omitempty"`
-	Seconds       float64      `json:"seconds"`
-	Notes         []string     `json:"notes,omitempty"`
+	Name          string          `json:"name"` // sqlite or postgres
+	Title         string          `json:"title"`
+	Detail        string          `json:"detail,omitempty"`
+	Skipped       string          `json:"skipped,omitempty"`
+	ServerVersion string          `json:"server_version,omitempty"`
+	Features      string          `json:"features,omitempty"`
+	Population    int             `json:"population"`
+	Steps         []stepResult    `json:"steps,omitempty"`
+	Memory        *memResult      `json:"memory,omitempty"`
+	Delivery      *deliveryResult `json:"delivery,omitempty"`
+	Seconds       float64         `json:"seconds"`
+	Notes         []string        `json:"notes,omitempty"`
 }
 
 type memResult struct {
@@ -77,6 +84,18 @@ type options struct {
 	serverArgs                                string
 	cfg                                       config
 	groupSizes                                string
+	phases                                    string
+	delivery                                  deliveryConfig
+}
+
+// phase reports whether the run includes phase (scim, delivery).
+func (o *options) phase(name string) bool {
+	for _, p := range strings.Split(o.phases, ",") {
+		if strings.TrimSpace(p) == name {
+			return true
+		}
+	}
+	return false
 }
 
 func main() {
@@ -108,6 +127,17 @@ func realMain(args []string) int {
 	fs.DurationVar(&o.cfg.reqTimeout, "request-timeout", 60*time.Second, "per-request timeout")
 	fs.StringVar(&o.cfg.memberQuery, "member-add-query", "excludedAttributes=members", "query string of the timed member-add PATCH (empty: plain PATCH, whose answer may carry every member)")
 	fs.StringVar(&o.serverArgs, "server-args", "", "extra arguments for onramp serve, space-separated")
+	fs.StringVar(&o.phases, "phases", "scim,delivery", "phases to run on each database: scim (the SCIM steps), delivery (hires through to webhook enrollments, on a fresh database)")
+	fs.IntVar(&o.delivery.seqHires, "seq-hires", 100, "delivery: hires one at a time, each waiting for its enrollments")
+	fs.DurationVar(&o.delivery.seqPause, "seq-pause", 100*time.Millisecond, "delivery: pause after each one-at-a-time hire")
+	fs.Float64Var(&o.delivery.offered, "offered-rate", 500, "delivery: enrollments/s offered in the paced run (3 per hire; the target is 500); 0 skips it")
+	fs.IntVar(&o.delivery.pacedHires, "paced-hires", 2000, "delivery: hires in the paced run")
+	fs.IntVar(&o.delivery.hires, "hires", 2000, "delivery: hires in the as-fast-as-possible run")
+	fs.IntVar(&o.delivery.clients, "hire-clients", 16, "delivery: concurrent SCIM clients of the paced and fast runs")
+	fs.IntVar(&o.delivery.backfill, "backfill", 2000, "delivery: members of a group given the bundle at once by onramp apply; 0 skips")
+	fs.IntVar(&o.delivery.workers, "delivery-workers", 0, "delivery: delivery.workers in the server's config (0: leave the server's default)")
+	fs.DurationVar(&o.delivery.poll, "poll-interval", 0, "delivery: delivery.poll_interval in the server's config (0: leave the server's default)")
+	fs.DurationVar(&o.delivery.wait, "delivery-wait", 2*time.Minute, "delivery: how long a run waits after its last hire for its enrollments")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -133,6 +163,10 @@ func realMain(args []string) int {
 		if !set["groups"] {
 			o.groupSizes = "1000,5000"
 		}
+		quickDefault(set, "seq-hires", &o.delivery.seqHires, 30)
+		quickDefault(set, "paced-hires", &o.delivery.pacedHires, 600)
+		quickDefault(set, "hires", &o.delivery.hires, 500)
+		quickDefault(set, "backfill", &o.delivery.backfill, 500)
 	}
 	var err error
 	if o.cfg.groupSizes, err = parseSizes(o.groupSizes); err != nil {
@@ -151,14 +185,22 @@ func realMain(args []string) int {
 	h := header{
 		Started: time.Now().UTC(), CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0),
 		GoVersion: runtime.Version(), OS: runtime.GOOS, Arch: runtime.GOARCH,
-		Binary: o.bin, Args: redactArgs(args), Quick: o.quick, Users: o.cfg.users,
+		Binary: o.bin, Args: redactArgs(args), Quick: o.quick, Users: o.cfg.users, Phases: o.phases,
 		Note: "load generator and server run on the same machine and share its CPUs; figures from a busy machine are noisy",
 	}
 	fmt.Printf("Onramp load test, %s\n", h.Started.Format(time.RFC3339))
 	fmt.Printf("host: %d CPUs (GOMAXPROCS %d), %s %s/%s; load generator and server share the CPUs; loopback only\n",
 		h.CPUs, h.GOMAXPROCS, h.GoVersion, h.OS, h.Arch)
-	fmt.Printf("sizes: %d users, %d clients, %s per timed step, groups %s, Bulk %d users%s\n",
-		o.cfg.users, o.cfg.concurrency, o.cfg.duration, o.groupSizes, o.cfg.bulkUsers, map[bool]string{true: " (--quick)"}[o.quick])
+	if o.phase("scim") {
+		fmt.Printf("sizes: %d users, %d clients, %s per timed step, groups %s, Bulk %d users%s\n",
+			o.cfg.users, o.cfg.concurrency, o.cfg.duration, o.groupSizes, o.cfg.bulkUsers, map[bool]string{true: " (--quick)"}[o.quick])
+	}
+	if o.phase("delivery") {
+		dc := o.delivery
+		fmt.Printf("delivery: %d hires one at a time, %d paced at %.0f enrollments/s, %d as fast as %d clients go, backfill of %d; workers %s, poll interval %s\n",
+			dc.seqHires, dc.pacedHires, dc.offered, dc.hires, dc.clients, dc.backfill,
+			orDefault(dc.workers > 0, strconv.Itoa(dc.workers)), orDefault(dc.poll > 0, dc.poll.String()))
+	}
 
 	rep := report{Header: h}
 	failed := false
@@ -213,6 +255,16 @@ func (o *options) validate() error {
 	c := o.cfg
 	if c.users < 1 || c.concurrency < 1 || c.chunk < 1 || c.memberAdds < 0 || c.bulkUsers < 0 || c.maxOps < 1 {
 		errs = append(errs, errors.New("--users, --concurrency, --chunk and --max-ops must be positive; --member-adds and --bulk not negative"))
+	}
+	for _, p := range strings.Split(o.phases, ",") {
+		if n := strings.TrimSpace(p); n != "scim" && n != "delivery" {
+			errs = append(errs, fmt.Errorf("--phases: unknown phase %q (want scim, delivery)", n))
+		}
+	}
+	d := o.delivery
+	if d.seqHires < 0 || d.pacedHires < 0 || d.hires < 0 || d.backfill < 0 || d.clients < 1 || d.workers < 0 || d.offered < 0 ||
+		d.seqPause < 0 || d.poll < 0 || d.wait <= 0 {
+		errs = append(errs, errors.New("--hire-clients and --delivery-wait must be positive; the other delivery sizes not negative"))
 	}
 	for _, d := range []time.Duration{c.seqTime, c.fillTime, c.duration, c.bulkTime, c.groupTime, c.reqTimeout} {
 		if d <= 0 {
@@ -285,12 +337,23 @@ func runSQLite(ctx context.Context, o options, bin string) dbResult {
 	path := filepath.Join(dir, "onramp.db")
 	fs := fsType(dir)
 	db.Detail = fmt.Sprintf("sqlite:%s (file system %s; WAL, synchronous=FULL: an fsync per commit)", path, fs)
+	switch dpath := filepath.Join(dir, "delivery.db"); {
+	case o.phase("scim") && o.phase("delivery"):
+		db.Detail = fmt.Sprintf("sqlite:%s (scim) and sqlite:%s (delivery) (file system %s; WAL, synchronous=FULL: an fsync per commit)", path, dpath, fs)
+	case o.phase("delivery"):
+		db.Detail = fmt.Sprintf("sqlite:%s (file system %s; WAL, synchronous=FULL: an fsync per commit)", dpath, fs)
+	}
 	if fs == "tmpfs" || fs == "ramfs" {
 		db.Notes = append(db.Notes, "the database is on "+fs+", where fsync costs nothing: write figures are not durable; use --tmpdir on a disk")
 	}
-	drive(ctx, o, bin, "sqlite:"+path, &db)
-	if size := fileSizes(path, path+"-wal"); size > 0 {
-		db.Notes = append(db.Notes, fmt.Sprintf("database file and WAL at the end: %.0f MB", float64(size)/(1<<20)))
+	if o.phase("scim") {
+		drive(ctx, o, bin, "sqlite:"+path, &db)
+		if size := fileSizes(path, path+"-wal"); size > 0 {
+			db.Notes = append(db.Notes, fmt.Sprintf("database file and WAL at the end: %.0f MB", float64(size)/(1<<20)))
+		}
+	}
+	if o.phase("delivery") && db.Skipped == "" && ctx.Err() == nil {
+		runDelivery(ctx, o, bin, "sqlite:"+filepath.Join(dir, "delivery.db"), 0, &db)
 	}
 	return db
 }
@@ -326,33 +389,63 @@ func runPostgres(ctx context.Context, o options, bin string) dbResult {
 		db.Skipped = "cannot connect to " + redact(o.pgURL) + ": " + err.Error()
 		return db
 	}
-	name := "onramp_bench_" + randHex(6)
-	if _, err := admin.ExecContext(actx, "CREATE DATABASE "+name); err != nil { // name is ours: hex
-		db.Skipped = "create database: " + err.Error()
-		return db
-	}
+	pgPid := postmasterPid(actx, admin) // 0 unless the server runs on this machine
+	// One fresh database per phase, dropped when the run ends.
+	var names []string
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		if _, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			fmt.Fprintf(os.Stderr, "onramp-bench: drop database %s: %v\n", name, err)
+		for _, name := range names {
+			if _, err := admin.ExecContext(dctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+				fmt.Fprintf(os.Stderr, "onramp-bench: drop database %s: %v\n", name, err)
+			}
 		}
 	}()
-	u.Path = "/" + name
-	db.Detail = fmt.Sprintf("PostgreSQL %s, fresh database %s on %s (fsync=%s, synchronous_commit=%s)", version, name, u.Host, fsync, syncCommit)
+	urls := map[string]string{}
+	var described []string
+	for _, ph := range []string{"scim", "delivery"} {
+		if !o.phase(ph) {
+			continue
+		}
+		name := "onramp_bench_" + randHex(6)
+		if _, err := admin.ExecContext(actx, "CREATE DATABASE "+name); err != nil { // name is ours: hex
+			db.Skipped = "create database: " + err.Error()
+			return db
+		}
+		names = append(names, name)
+		pu := *u
+		pu.Path = "/" + name
+		urls[ph] = pu.String()
+		described = append(described, name+" ("+ph+")")
+	}
+	db.Detail = fmt.Sprintf("PostgreSQL %s, fresh database %s on %s (fsync=%s, synchronous_commit=%s)", version, strings.Join(described, " and "), u.Host, fsync, syncCommit)
 	if fsync != "on" || syncCommit == "off" {
 		db.Notes = append(db.Notes, "this PostgreSQL does not make commits durable (fsync or synchronous_commit off): write figures are optimistic")
 	}
-	drive(ctx, o, bin, u.String(), &db)
+	if dbURL, ok := urls["scim"]; ok {
+		drive(ctx, o, bin, dbURL, &db)
+	}
+	if dbURL, ok := urls["delivery"]; ok && db.Skipped == "" && ctx.Err() == nil {
+		runDelivery(ctx, o, bin, dbURL, pgPid, &db)
+	}
 	// How many connections the server opened: a pool that closes and reopens
 	// connections under load shows here as sessions in the order of requests.
-	var sessions sql.NullInt64
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer scancel()
-	if err := admin.QueryRowContext(sctx, `SELECT sessions FROM pg_stat_database WHERE datname = $1`, name).Scan(&sessions); err == nil && sessions.Valid {
+	for i, name := range names {
+		var sessions sql.NullInt64
+		if err := admin.QueryRowContext(sctx, `SELECT sessions FROM pg_stat_database WHERE datname = $1`, name).Scan(&sessions); err != nil || !sessions.Valid {
+			continue
+		}
+		if strings.HasSuffix(described[i], "(delivery)") {
+			db.Notes = append(db.Notes, fmt.Sprintf("delivery: the server and onramp apply opened %d PostgreSQL sessions", sessions.Int64))
+			continue
+		}
 		requests := 0
 		for _, s := range db.Steps {
-			requests += s.Ops
+			if !strings.HasPrefix(s.Key, "delivery") {
+				requests += s.Ops
+			}
 		}
 		db.Notes = append(db.Notes, fmt.Sprintf("the server opened %d PostgreSQL sessions during the run (about %d requests were timed)", sessions.Int64, requests))
 	}
@@ -447,6 +540,26 @@ func drive(ctx context.Context, o options, bin, database string, db *dbResult) {
 			p.log.problems, p.log.lines, strings.Join(p.log.firstBad, " | ")))
 	}
 	p.log.mu.Unlock()
+}
+
+// postmasterPid is the process id of the PostgreSQL server behind admin
+// when it runs on this machine (the parent of this session's backend), or 0.
+func postmasterPid(ctx context.Context, admin *sql.DB) int {
+	var backend int
+	if err := admin.QueryRowContext(ctx, `SELECT pg_backend_pid()`).Scan(&backend); err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(backend), "stat"))
+	i := bytes.LastIndexByte(b, ')')
+	if err != nil || i < 0 {
+		return 0 // not local, or no /proc
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 2 || !strings.HasPrefix(string(b), strconv.Itoa(backend)+" (postgres") {
+		return 0
+	}
+	ppid, _ := strconv.Atoi(f[1])
+	return ppid
 }
 
 // fsType names the file system that holds dir, from /proc/mounts.

@@ -83,6 +83,7 @@ func judge(db *dbResult) {
 			s.Target = atLeast(s.PerSec, targetFilters, ">= 10,000/s at 100k users")
 			s.Target.Caveat = small
 		}
+		judgeDelivery(s)
 		if strings.HasPrefix(s.Key, "member_add_") && s.Ops > s.Errors {
 			if base == nil {
 				base = s
@@ -122,7 +123,23 @@ func printTable(w io.Writer, h header, db *dbResult) {
 	if withTargets {
 		rows[0] = append(rows[0], "target", "verdict")
 	}
+	memRow := func() {
+		m := db.Memory
+		if m == nil {
+			return
+		}
+		row := []string{fmt.Sprintf("server RSS at end (peak %.0f MB)", m.PeakMB), "", "", "", "", "", "", "", mb(m.RSSMB)}
+		if withTargets && m.Target != nil {
+			row = append(row, m.Target.Target, verdictWord(m.Target))
+		}
+		rows = append(rows, row)
+	}
+	memDone := false
 	for _, s := range db.Steps {
+		if strings.HasPrefix(s.Key, "delivery") && !memDone {
+			memRow() // the SCIM phase's server, before the delivery phase's rows
+			memDone = true
+		}
 		var row []string
 		if s.Skipped != "" {
 			row = []string{s.Name, "-", "-", "-", "-", "skipped", "-", "-", "-"}
@@ -139,12 +156,8 @@ func printTable(w io.Writer, h header, db *dbResult) {
 		}
 		rows = append(rows, row)
 	}
-	if m := db.Memory; m != nil {
-		row := []string{fmt.Sprintf("server RSS at end (peak %.0f MB)", m.PeakMB), "", "", "", "", "", "", "", mb(m.RSSMB)}
-		if withTargets && m.Target != nil {
-			row = append(row, m.Target.Target, verdictWord(m.Target))
-		}
-		rows = append(rows, row)
+	if !memDone {
+		memRow()
 	}
 	writeRows(w, rows)
 	var notes []string

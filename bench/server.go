@@ -91,8 +91,9 @@ func (l *logTail) String() string {
 }
 
 // startServer starts bin serve on database with a random bootstrap token
-// and returns once /readyz answers 200. extra arguments go to serve.
-func startServer(ctx context.Context, bin, database string, extra []string, timeout time.Duration) (*proc, error) {
+// and returns once /readyz answers 200. extra arguments go to serve, env
+// (KEY=VALUE) to its environment.
+func startServer(ctx context.Context, bin, database string, extra []string, timeout time.Duration, env ...string) (*proc, error) {
 	dir, err := os.MkdirTemp("", "onramp-bench-srv-")
 	if err != nil {
 		return nil, err
@@ -101,7 +102,7 @@ func startServer(ctx context.Context, bin, database string, extra []string, time
 	args := append([]string{"serve", "--listen", "127.0.0.1:0", "--database", database}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = dir // a stray default sqlite:onramp.db lands here
-	p.cmd.Env = append(cleanEnv(), "ONRAMP_BOOTSTRAP_TOKEN="+p.token)
+	p.cmd.Env = append(append(cleanEnv(), env...), "ONRAMP_BOOTSTRAP_TOKEN="+p.token)
 	p.cmd.Stdout = io.Discard
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {

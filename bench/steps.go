@@ -44,6 +44,8 @@ type stepResult struct {
 	PerSec  float64 `json:"per_sec"`
 	P50ms   float64 `json:"p50_ms"`
 	P99ms   float64 `json:"p99_ms"`
+	// Offered is the rate a paced step offered (delivery phase).
+	Offered float64 `json:"offered_per_sec,omitempty"`
 	Note    string  `json:"note,omitempty"`
 	Skipped string  `json:"skipped,omitempty"`
 	// FirstErrors are the first distinct failures, when there were any.

@@ -4,7 +4,9 @@
 # Builds bin/onramp and bin/onramp-bench, then runs the load generator
 # (bench/), which starts `onramp serve` on 127.0.0.1 once per database, drives
 # it, prints one table per database and writes the figures as JSON
-# (bin/bench-results.json unless --json FILE is given).
+# (bin/bench-results.json unless --json FILE is given). After the SCIM steps
+# comes the delivery phase: hires through to enrollments at a Standard
+# Webhooks receiver inside the load generator, on a fresh database.
 #
 # PostgreSQL: a fresh database on ONRAMP_TEST_POSTGRES_URL's server when that
 # is set, else on a throwaway server started with scripts/postgres.sh (fsync
@@ -15,6 +17,7 @@
 #   scripts/bench.sh --quick              about 2 minutes: 5,000 users, groups of 1k and 5k
 #   scripts/bench.sh                      the full run: 100,000 users, groups up to 100k
 #   scripts/bench.sh --db sqlite --users 20000
+#   scripts/bench.sh --phases delivery   only hires through to webhook enrollments (about 1 minute per database)
 #   make bench BENCH_ARGS=--quick
 # bin/onramp-bench --help lists every flag.
 set -euo pipefail
