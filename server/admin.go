@@ -60,6 +60,7 @@ func mountAdmin(r *mux.Router, cfg Config, auth *authenticator) {
 	route("/deliveries", methods{http.MethodGet: a.listDeliveries})
 	route("/deliveries/{id}", methods{http.MethodDelete: a.purgeDelivery})
 	route("/deliveries/{id}/replay", methods{http.MethodPost: a.replayDelivery})
+	route("/users/{id}/enrollments", methods{http.MethodGet: a.explainEnrollments})
 	r.NotFoundHandler = auth.requireWith(adminScope, writeAuthProblem, a.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return &httpError{status: http.StatusNotFound, detail: "There is no admin API resource at " + r.URL.Path + "."}
 	}))
