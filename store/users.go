@@ -319,3 +319,32 @@ func later(a, b time.Time) time.Time {
 	}
 	return a
 }
+
+// FindUserID returns the id of the user that ref names: its id, its
+// userName (ignoring case, as userName is unique) or its externalId, in
+// that order of preference. A ref matching nobody is [ErrNotFound]; an
+// externalId shared by several users is [ErrInvalidValue].
+func (s *Store) FindUserID(ctx context.Context, ref string) (string, error) {
+	if !validText(ref) {
+		return "", notFound("User", ref)
+	}
+	var ids []string
+	for _, q := range []struct{ sql, arg string }{
+		{`SELECT id FROM users WHERE id = ?`, ref},
+		{`SELECT id FROM users WHERE user_name_key = ?`, foldKey(ref)},
+		{`SELECT id FROM users WHERE external_id = ? ORDER BY id LIMIT 2`, ref},
+	} {
+		if err := selectAll(ctx, s.pool, &ids, q.sql, q.arg); err != nil {
+			return "", opError("find user", err)
+		}
+		switch len(ids) {
+		case 0:
+			continue
+		case 1:
+			return ids[0], nil
+		default:
+			return "", fmt.Errorf("%w: externalId %q is shared by several users; give an id or userName", ErrInvalidValue, ref)
+		}
+	}
+	return "", notFound("User", ref)
+}

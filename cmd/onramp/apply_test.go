@@ -145,3 +145,30 @@ func TestDeliveriesCommands(t *testing.T) {
 		t.Errorf("reconcile printed %q", r.stdout)
 	}
 }
+
+func TestExplain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	cfg := writeFile(t, "onramp.yaml", applyConfig)
+	b.mustRun(t, "apply", "--config", cfg, "-f", writeFile(t, "bundles.yaml", applyBundles))
+	st := b.openStore(t)
+	u := &store.User{Attributes: map[string]any{"userName": "Dana@Example.com", "externalId": "E-42"}}
+	if err := st.CreateUser(t.Context(), u, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	g := &store.Group{Attributes: map[string]any{"displayName": "engineering"}, Members: []store.Member{{Value: u.ID}}}
+	if err := st.CreateGroup(t.Context(), g, store.Event{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{u.ID, "dana@example.com", "E-42"} {
+		r := b.mustRun(t, "explain", "--config", cfg, ref)
+		for _, want := range []string{"user " + u.ID + " (active)", "hooks      SEC-101", "demo       HR-100", `group "engineering", rule engineers, bundle eng`} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("explain %s: output lacks %q:\n%s", ref, want, r.stdout)
+			}
+		}
+	}
+	if r := b.run(t, "explain", "nobody"); r.code == 0 || !strings.Contains(r.stderr, "unknown user") {
+		t.Errorf("explain of an unknown user: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -29,9 +29,9 @@ letters are kept until replayed or purged.`,
 	return cmd
 }
 
-// withEngine runs fn with a delivery engine that inspects the queue and
-// works no jobs.
-func (a *app) withEngine(ctx context.Context, fn func(*delivery.Engine) error) error {
+// withEngine runs fn with the store and a delivery engine that inspects
+// the queue and works no jobs.
+func (a *app) withEngine(ctx context.Context, fn func(*store.Store, *delivery.Engine) error) error {
 	cfg, err := loadConfig(a.config)
 	if err != nil {
 		return err
@@ -41,7 +41,7 @@ func (a *app) withEngine(ctx context.Context, fn func(*delivery.Engine) error) e
 		if err != nil {
 			return err
 		}
-		return fn(eng)
+		return fn(st, eng)
 	})
 }
 
@@ -72,7 +72,7 @@ func (a *app) deliveriesListCmd() *cobra.Command {
 			if err := a.validate(cmd, &opts, nil); err != nil {
 				return err
 			}
-			return a.withEngine(cmd.Context(), func(eng *delivery.Engine) error {
+			return a.withEngine(cmd.Context(), func(_ *store.Store, eng *delivery.Engine) error {
 				dead, err := eng.Dead(cmd.Context(), 0, opts.Limit)
 				if err != nil {
 					return err
@@ -149,7 +149,7 @@ now, so replaying never repeats what has been delivered since.`,
 			}
 			ctx := cmd.Context()
 			ev := store.Event{CorrelationID: reqctx.NewCorrelationID(), Actor: cliActor}
-			return a.withEngine(ctx, func(eng *delivery.Engine) error {
+			return a.withEngine(ctx, func(_ *store.Store, eng *delivery.Engine) error {
 				if opts.AllDead {
 					n, err := eng.ReplayAll(ctx, ev)
 					fmt.Fprintf(a.stdout, "replayed %d dead letters\n", n)
@@ -181,7 +181,7 @@ func (a *app) deliveriesPurgeCmd() *cobra.Command {
 			}
 			ctx := cmd.Context()
 			ev := store.Event{CorrelationID: reqctx.NewCorrelationID(), Actor: cliActor}
-			return a.withEngine(ctx, func(eng *delivery.Engine) error {
+			return a.withEngine(ctx, func(_ *store.Store, eng *delivery.Engine) error {
 				for _, id := range ids {
 					d, err := eng.Purge(ctx, id, ev)
 					if err != nil {

@@ -23,7 +23,7 @@ itself reports.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			return a.withEngine(ctx, func(eng *delivery.Engine) error {
+			return a.withEngine(ctx, func(_ *store.Store, eng *delivery.Engine) error {
 				ev := store.Event{CorrelationID: reqctx.NewCorrelationID(), Actor: cliActor}
 				n, err := eng.Reconcile(ctx, ev)
 				if err != nil {

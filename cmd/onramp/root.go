@@ -90,6 +90,7 @@ Settings come from flags, then ONRAMP_* environment variables, then defaults.`,
 		a.applyCmd(),
 		a.deliveriesCmd(),
 		a.reconcileCmd(),
+		a.explainCmd(),
 		a.versionCmd(),
 		a.healthcheckCmd(),
 	)
