@@ -349,3 +349,19 @@ func testSyncLeases(t *testing.T, s *store.Store) {
 	acquire("c", time.Minute, true)  // ...is taken over
 	acquire("b", time.Minute, false)
 }
+
+func testFindUserID(t *testing.T, s *store.Store) {
+	ctx := t.Context()
+	a := createUser(t, s, attrs{"userName": "Jörg@example.com", "externalId": "E-1"})
+	createUser(t, s, attrs{"userName": "x1", "externalId": "shared"})
+	createUser(t, s, attrs{"userName": "x2", "externalId": "shared"})
+	for _, ref := range []string{a.ID, "JÖRG@EXAMPLE.COM", "E-1"} {
+		if id, err := s.FindUserID(ctx, ref); err != nil || id != a.ID {
+			t.Errorf("FindUserID(%q) = %q, %v; want %s", ref, id, err, a.ID)
+		}
+	}
+	_, err := s.FindUserID(ctx, "shared")
+	wantErr(t, "FindUserID of a shared externalId", err, store.ErrInvalidValue)
+	_, err = s.FindUserID(ctx, "nobody")
+	wantErr(t, "FindUserID of nobody", err, store.ErrNotFound)
+}
