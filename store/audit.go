@@ -80,6 +80,9 @@ func (s *Store) ListEvents(ctx context.Context, q AuditQuery) ([]Event, error) {
 		{"correlation_id", q.CorrelationID},
 		{"resource_id", q.ResourceID},
 		{"actor", q.Actor},
+		{"action", q.Action},
+		{"resource_type", q.ResourceType},
+		{"outcome", q.Outcome},
 	} {
 		if f.value != "" {
 			if !validText(f.value) {

@@ -24,6 +24,9 @@ type auditOpts struct {
 	CorrelationID string
 	ResourceID    string
 	Actor         string
+	Action        string
+	ResourceType  string
+	Outcome       string
 	Since         string
 	Until         string
 	Limit         int
@@ -36,6 +39,9 @@ func (o *auditOpts) Validate() error {
 	var errs []error
 	now := time.Now()
 	var err error
+	if o.Outcome != "" && o.Outcome != store.OutcomeSuccess && o.Outcome != store.OutcomeFailure {
+		errs = append(errs, fmt.Errorf("--outcome %q: want success or failure", o.Outcome))
+	}
 	if o.since, err = parseTime(o.Since, now); err != nil {
 		errs = append(errs, fmt.Errorf("--since %w", err))
 	}
@@ -87,6 +93,9 @@ correlation id, which is also the X-Correlation-ID of the HTTP response.`,
 					CorrelationID: opts.CorrelationID,
 					ResourceID:    opts.ResourceID,
 					Actor:         opts.Actor,
+					Action:        opts.Action,
+					ResourceType:  opts.ResourceType,
+					Outcome:       opts.Outcome,
 					Since:         opts.since,
 					Until:         opts.until,
 					Limit:         opts.Limit,
@@ -109,6 +118,9 @@ correlation id, which is also the X-Correlation-ID of the HTTP response.`,
 	f.StringVar(&opts.CorrelationID, "correlation-id", "", "only events with this correlation id")
 	f.StringVar(&opts.ResourceID, "resource-id", "", "only events about this resource (a SCIM id, or a token name)")
 	f.StringVar(&opts.Actor, "actor", "", "only events by this actor (a token name, an OIDC subject, or cli)")
+	f.StringVar(&opts.Action, "action", "", "only events of this action, e.g. user.patch or enrollment.enroll")
+	f.StringVar(&opts.ResourceType, "resource-type", "", "only events about this type of resource: User, Group, Bundle, Rule, Token")
+	f.StringVar(&opts.Outcome, "outcome", "", "only events with this outcome: success or failure")
 	f.StringVar(&opts.Since, "since", "", "only events at or after this time: RFC 3339, or a duration before now such as 1h")
 	f.StringVar(&opts.Until, "until", "", "only events before this time: RFC 3339, or a duration before now")
 	f.IntVar(&opts.Limit, "limit", 100, "at most this many events")
