@@ -222,9 +222,9 @@ type AuditQuery struct {
 	CorrelationID string
 	ResourceID    string
 	Actor         string
-	Action        string // e.g. "user.patch", "enrollment.enroll"
-	ResourceType  string // "User", "Group", "Bundle", ...
-	Outcome       string // OutcomeSuccess or OutcomeFailure
+	Action        string    // e.g. "user.patch", "enrollment.enroll"
+	ResourceType  string    // "User", "Group", "Bundle", ...
+	Outcome       string    // OutcomeSuccess or OutcomeFailure
 	Since         time.Time // inclusive; zero: no lower bound
 	Until         time.Time // exclusive; zero: no upper bound
 	// BeforeID pages backwards: only events with a smaller ID (pass the
