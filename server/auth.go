@@ -18,6 +18,8 @@ type authenticator struct {
 	store *store.Store
 	log   *slog.Logger
 	cache *tokenCache
+	// perToken bounds each token's request rate; nil: no bound.
+	perToken *limiters
 }
 
 // authFailure writes one of the authenticator's refusals (401, 403 or
@@ -59,6 +61,10 @@ func (a *authenticator) requireWith(scopeFor func(*http.Request) string, fail au
 		if scope := scopeFor(r); !p.HasScope(scope) {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="onramp", error="insufficient_scope", scope="`+scope+`"`)
 			fail(w, r, http.StatusForbidden, "The token is valid but lacks the scope "+scope+".")
+			return
+		}
+		if ok, wait := a.perToken.allow(p.Name); !ok {
+			tooMany(w, r, fail, wait, "token")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(reqctx.WithPrincipal(r.Context(), p)))

@@ -6,6 +6,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -43,6 +44,8 @@ type Config struct {
 	Connectors []lms.Spec
 	// Metrics is what /metrics serves; nil serves none.
 	Metrics prometheus.Gatherer
+	// RateLimits bound each token's and each address's request rate.
+	RateLimits RateLimits
 }
 
 // New returns Onramp's HTTP handler.
@@ -61,7 +64,11 @@ func New(cfg Config) (http.Handler, error) {
 		scimBase = strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2"
 	}
 	scimHandler := scim.NewHandler(scim.Config{Store: cfg.Store, Logger: cfg.Logger, BaseURL: scimBase})
-	auth := &authenticator{store: cfg.Store, log: cfg.Logger, cache: newTokenCache(time.Now)}
+	if err := cfg.RateLimits.Validate(); err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	auth := &authenticator{store: cfg.Store, log: cfg.Logger, cache: newTokenCache(time.Now), perToken: newLimiters(cfg.RateLimits.PerToken)}
+	perAddress := newLimiters(cfg.RateLimits.PerAddress)
 
 	r := mux.NewRouter()
 	r.Handle("/healthz", healthz(cfg.Version)).Methods(http.MethodGet, http.MethodHead)
@@ -70,11 +77,13 @@ func New(cfg Config) (http.Handler, error) {
 		r.Handle("/metrics", promhttp.HandlerFor(cfg.Metrics, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelWarn)})).
 			Methods(http.MethodGet, http.MethodHead)
 	}
-	mountAdmin(r.PathPrefix("/admin/v1").Subrouter(), cfg, auth)
-	r.PathPrefix("/scim/v2").Handler(
+	adminRouter := mux.NewRouter()
+	mountAdmin(adminRouter.PathPrefix("/admin/v1").Subrouter(), cfg, auth)
+	r.PathPrefix("/admin/v1").Handler(limitAddress(perAddress, writeAuthProblem, adminRouter))
+	r.PathPrefix("/scim/v2").Handler(limitAddress(perAddress, scimAuthFailure,
 		auth.require(scimScope,
 			limitBody(scimBodyLimit(cfg.MaxBodyBytes),
-				http.StripPrefix("/scim/v2", scimHandler))))
+				http.StripPrefix("/scim/v2", scimHandler)))))
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 
 	return recoverPanics(cfg.Logger, correlate(accessLog(cfg.Logger, r))), nil

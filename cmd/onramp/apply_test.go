@@ -172,3 +172,25 @@ func TestExplain(t *testing.T) {
 		t.Errorf("explain of an unknown user: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+func TestConfigFile(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadConfig(filepath.Join("..", "..", "examples", "onramp.yaml"))
+	if err != nil {
+		t.Fatalf("the example config: %v", err)
+	}
+	if len(cfg.Connectors) != 4 || cfg.RateLimits.PerToken.Rate != 50 || cfg.Delivery.Workers != 40 {
+		t.Errorf("example config read as %+v", cfg)
+	}
+	for _, bad := range []string{
+		"connectors: [{name: a, type: log}]\nrate_limit: {}\n",
+		"connectors: [{name: a, type: log}, {name: a, type: log}]\n",
+		"connectors: [{name: a, type: log}]\nrate_limits: {per_token: {rate: 5}}\n",
+		"connectors: [{name: a, type: log}]\ndelivery: {workers: -1}\n",
+		"connectors: []\n",
+	} {
+		if _, err := parseConfig([]byte(bad)); err == nil {
+			t.Errorf("config accepted:\n%s", bad)
+		}
+	}
+}

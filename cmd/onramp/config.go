@@ -14,6 +14,7 @@ import (
 
 	"github.com/onramp-dev/onramp/delivery"
 	"github.com/onramp-dev/onramp/lms"
+	"github.com/onramp-dev/onramp/server"
 	"github.com/onramp-dev/onramp/store"
 )
 
@@ -21,8 +22,9 @@ import (
 // connectors and delivery tuning. Secrets are never in it: connectors name
 // the environment variables that hold them.
 type fileConfig struct {
-	Connectors []lms.Spec      `yaml:"connectors"`
-	Delivery   delivery.Config `yaml:"delivery"`
+	Connectors []lms.Spec        `yaml:"connectors"`
+	Delivery   delivery.Config   `yaml:"delivery"`
+	RateLimits server.RateLimits `yaml:"rate_limits"`
 }
 
 // defaultConnector is the connector used when no config file is given:
@@ -67,6 +69,9 @@ func parseConfig(data []byte) (*fileConfig, error) {
 		seen[c.Name] = true
 	}
 	if err := cfg.Delivery.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := cfg.RateLimits.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

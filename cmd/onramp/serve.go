@@ -143,6 +143,7 @@ func (a *app) serve(ctx context.Context, opts serveOpts) (err error) {
 		Delivery:     eng,
 		Connectors:   cfg.Connectors,
 		Metrics:      metrics,
+		RateLimits:   cfg.RateLimits,
 	})
 	if err != nil {
 		return fmt.Errorf("build HTTP handler: %w", err)
