@@ -20,6 +20,8 @@ type authenticator struct {
 	cache *tokenCache
 	// perToken bounds each token's request rate; nil: no bound.
 	perToken *limiters
+	// oidc verifies JWTs from the configured issuer; nil: none accepted.
+	oidc *oidcVerifier
 }
 
 // authFailure writes one of the authenticator's refusals (401, 403 or
@@ -78,6 +80,9 @@ func (a *authenticator) principal(r *http.Request) (p reqctx.Principal, ok bool,
 	secret = strings.TrimSpace(secret)
 	if !found || !strings.EqualFold(scheme, "Bearer") || secret == "" {
 		return reqctx.Principal{}, false, nil
+	}
+	if a.oidc != nil && looksLikeJWT(secret) {
+		return a.oidc.principal(r.Context(), secret)
 	}
 	hash := HashTokenSecret(secret)
 	if p, ok := a.cache.get(hash); ok {

@@ -46,6 +46,8 @@ type Config struct {
 	Metrics prometheus.Gatherer
 	// RateLimits bound each token's and each address's request rate.
 	RateLimits RateLimits
+	// OIDC, when set, also accepts JWT bearer tokens from an issuer.
+	OIDC *OIDC
 }
 
 // New returns Onramp's HTTP handler.
@@ -64,10 +66,11 @@ func New(cfg Config) (http.Handler, error) {
 		scimBase = strings.TrimRight(cfg.BaseURL, "/") + "/scim/v2"
 	}
 	scimHandler := scim.NewHandler(scim.Config{Store: cfg.Store, Logger: cfg.Logger, BaseURL: scimBase})
-	if err := cfg.RateLimits.Validate(); err != nil {
+	if err := errors.Join(cfg.RateLimits.Validate(), cfg.OIDC.Validate()); err != nil {
 		return nil, fmt.Errorf("server: %w", err)
 	}
-	auth := &authenticator{store: cfg.Store, log: cfg.Logger, cache: newTokenCache(time.Now), perToken: newLimiters(cfg.RateLimits.PerToken)}
+	auth := &authenticator{store: cfg.Store, log: cfg.Logger, cache: newTokenCache(time.Now), perToken: newLimiters(cfg.RateLimits.PerToken),
+		oidc: newOIDCVerifier(cfg.OIDC)}
 	perAddress := newLimiters(cfg.RateLimits.PerAddress)
 
 	r := mux.NewRouter()

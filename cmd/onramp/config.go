@@ -25,6 +25,9 @@ type fileConfig struct {
 	Connectors []lms.Spec        `yaml:"connectors"`
 	Delivery   delivery.Config   `yaml:"delivery"`
 	RateLimits server.RateLimits `yaml:"rate_limits"`
+	Auth       struct {
+		OIDC *server.OIDC `yaml:"oidc"`
+	} `yaml:"auth"`
 }
 
 // defaultConnector is the connector used when no config file is given:
@@ -71,7 +74,7 @@ func parseConfig(data []byte) (*fileConfig, error) {
 	if err := cfg.Delivery.Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := cfg.RateLimits.Validate(); err != nil {
+	if err := errors.Join(cfg.RateLimits.Validate(), cfg.Auth.OIDC.Validate()); err != nil {
 		errs = append(errs, err)
 	}
 	if len(errs) > 0 {

@@ -144,6 +144,7 @@ func (a *app) serve(ctx context.Context, opts serveOpts) (err error) {
 		Connectors:   cfg.Connectors,
 		Metrics:      metrics,
 		RateLimits:   cfg.RateLimits,
+		OIDC:         cfg.Auth.OIDC,
 	})
 	if err != nil {
 		return fmt.Errorf("build HTTP handler: %w", err)
