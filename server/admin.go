@@ -61,6 +61,7 @@ func mountAdmin(r *mux.Router, cfg Config, auth *authenticator) {
 	route("/deliveries/{id}", methods{http.MethodDelete: a.purgeDelivery})
 	route("/deliveries/{id}/replay", methods{http.MethodPost: a.replayDelivery})
 	route("/users/{id}/enrollments", methods{http.MethodGet: a.explainEnrollments})
+	route("/openapi.json", methods{http.MethodGet: a.openAPI})
 	r.Handle("/audit", auth.requireWith(func(*http.Request) string { return ScopeAuditRead }, writeAuthProblem,
 		a.handle(methods{http.MethodGet: a.listAudit}.serve)))
 	r.NotFoundHandler = auth.requireWith(adminScope, writeAuthProblem, a.handle(func(w http.ResponseWriter, r *http.Request) error {
