@@ -51,16 +51,23 @@ func (h *Handler) fail(r *http.Request, ev store.Event, err error) error {
 }
 
 // describeOps summarises PATCH operations for the audit trail: operations
-// and paths only, never values, which may hold personal data.
+// and paths, and no value, which may hold personal data, except active:
+// "set active=false" is what an identity team looks for.
 func describeOps(ops []elimity.PatchOperation) string {
 	parts := make([]string, 0, len(ops))
 	for _, op := range ops {
 		target := "(no path)"
 		if op.Path != nil {
 			target = op.Path.String()
+			if strings.EqualFold(target, "active") {
+				target = withActive(target, op.Value)
+			}
 		} else if m, ok := op.Value.(map[string]any); ok {
 			keys := make([]string, 0, len(m))
-			for k := range m {
+			for k, v := range m {
+				if strings.EqualFold(k, "active") {
+					k = withActive(k, v)
+				}
 				keys = append(keys, k)
 			}
 			slices.Sort(keys)
@@ -69,6 +76,19 @@ func describeOps(ops []elimity.PatchOperation) string {
 		parts = append(parts, op.Op+" "+target)
 	}
 	return strings.Join(parts, "; ")
+}
+
+// withActive appends the value of active, a boolean (or Entra's "False").
+func withActive(name string, v any) string {
+	switch v := v.(type) {
+	case bool:
+		return name + "=" + strconv.FormatBool(v)
+	case string:
+		if b, err := strconv.ParseBool(v); err == nil {
+			return name + "=" + strconv.FormatBool(b)
+		}
+	}
+	return name
 }
 
 func quote(s string) string { return strconv.Quote(s) }
