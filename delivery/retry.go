@@ -54,7 +54,9 @@ func (h *retryHints) take(jobID int64) time.Time {
 // pauses holds the connectors that asked, with Retry-After, to be left
 // alone for a while. The wait is the LMS's, not one job's: every sync that
 // would call a paused connector waits it out (it snoozes, which costs no
-// attempt), whichever change queued it. Each process keeps its own.
+// attempt), whichever change queued it. Each process keeps its own; the
+// failed job's own retry time (retryHints, through NextRetry) is what
+// River stores, so another replica that picks it up waits too.
 type pauses struct {
 	mu    sync.Mutex
 	until map[string]time.Time
